@@ -1,0 +1,99 @@
+//! An EM image: float32 intensities (arbitrary units) on a square pixel grid of known size.
+
+use corrflow_stage::StageError;
+use corrflow_stage::h5;
+use corrflow_stage::hdf5::Group;
+use ndarray::Array2;
+
+use crate::{check_stamp, stamp, types};
+
+/// A 2-D grayscale EM image.
+///
+/// HDF5 layout (group, `corrflow_type = "em_image"`, `layout_version = 1`):
+/// - dataset `data`: float32, shape (height, width), row-major, `units` attribute (intensity, a.u.);
+/// - attribute `pixel_size_nm`: float64, the side of one square pixel in nm;
+/// - attribute `source`: text, the file or node the image came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmImage {
+    pub data: Array2<f32>,
+    /// Side of one square pixel (nm).
+    pub pixel_size_nm: f64,
+    pub source: String,
+}
+
+const LAYOUT_VERSION: i64 = 1;
+
+impl EmImage {
+    pub fn new(data: Array2<f32>, pixel_size_nm: f64, source: impl Into<String>) -> Result<Self, StageError> {
+        if !(pixel_size_nm.is_finite() && pixel_size_nm > 0.0) {
+            return Err(StageError::input(format!(
+                "pixel size must be a positive number of nm, got {pixel_size_nm}"
+            )));
+        }
+        if data.is_empty() {
+            return Err(StageError::input("EM image has no pixels"));
+        }
+        Ok(Self { data, pixel_size_nm, source: source.into() })
+    }
+
+    pub fn height(&self) -> usize {
+        self.data.nrows()
+    }
+
+    pub fn width(&self) -> usize {
+        self.data.ncols()
+    }
+
+    pub fn write(&self, g: &Group) -> Result<(), StageError> {
+        stamp(g, types::EM_IMAGE, LAYOUT_VERSION)?;
+        h5::set_f64(g, "pixel_size_nm", self.pixel_size_nm)?;
+        h5::set_str(g, "source", &self.source)?;
+        let std = self.data.as_standard_layout();
+        let ds = g.new_dataset_builder().with_data(&std).create("data")?;
+        h5::set_str(&ds, "units", "intensity (a.u.)")?;
+        Ok(())
+    }
+
+    pub fn read(g: &Group) -> Result<Self, StageError> {
+        check_stamp(g, types::EM_IMAGE, LAYOUT_VERSION)?;
+        let data: Array2<f32> = g.dataset("data")?.read_2d()?;
+        let pixel_size_nm = h5::get_f64(g, "pixel_size_nm")?;
+        let source = h5::get_str(g, "source")?;
+        Self::new(data, pixel_size_nm, source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corrflow_stage::hdf5::File;
+
+    #[test]
+    fn round_trip_and_type_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.h5");
+        let img = EmImage::new(
+            Array2::from_shape_fn((3, 5), |(r, c)| (r * 10 + c) as f32),
+            3.5,
+            "a.tif",
+        )
+        .unwrap();
+        let f = h5::create_file(&p).unwrap();
+        img.write(&f.create_group("image").unwrap()).unwrap();
+        f.create_group("other").unwrap();
+        f.close().unwrap();
+        let f = File::open(&p).unwrap();
+        assert_eq!(EmImage::read(&f.group("image").unwrap()).unwrap(), img);
+        let err = EmImage::read(&f.group("other").unwrap()).unwrap_err().to_string();
+        assert!(err.contains("corrflow_type"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_pixel_size_and_empty_data() {
+        let d = Array2::<f32>::zeros((2, 2));
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(EmImage::new(d.clone(), bad, "x").is_err());
+        }
+        assert!(EmImage::new(Array2::zeros((0, 4)), 1.0, "x").is_err());
+    }
+}

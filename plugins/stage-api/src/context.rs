@@ -1,0 +1,146 @@
+//! What a stage sees while it runs: its inputs, its output entry and the sample.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::StageError;
+use crate::hdf5::{File, Group};
+
+/// A sample: its id and its metadata columns (file columns hold absolute paths).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SampleInfo {
+    pub id: String,
+    pub columns: BTreeMap<String, String>,
+}
+
+/// What an input port is bound to for one task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputBinding {
+    /// A plain file (port type `file`).
+    File(PathBuf),
+    /// A text value (port type `text`).
+    Text(String),
+    /// One output group of a committed cache entry.
+    Entry { file: PathBuf, group: String },
+    /// For aggregate nodes: one binding per sample, in samples-table order.
+    PerSample(Vec<(String, InputBinding)>),
+}
+
+/// The context of one task (one node × one sample, or one node over all samples).
+pub struct RunContext<'a> {
+    pub node: &'a str,
+    /// The sample of a per-sample task; `None` for an aggregate task.
+    pub sample: Option<&'a SampleInfo>,
+    /// Every sample of the pipeline, in table order.
+    pub samples: &'a [SampleInfo],
+    pub inputs: &'a BTreeMap<String, InputBinding>,
+    /// The entry file being written (a temporary file until the engine commits it).
+    pub output: &'a File,
+    /// Threads this task may use.
+    pub threads: usize,
+    warnings: Vec<String>,
+}
+
+impl<'a> RunContext<'a> {
+    pub fn new(
+        node: &'a str,
+        sample: Option<&'a SampleInfo>,
+        samples: &'a [SampleInfo],
+        inputs: &'a BTreeMap<String, InputBinding>,
+        output: &'a File,
+        threads: usize,
+    ) -> Self {
+        Self { node, sample, samples, inputs, output, threads, warnings: Vec::new() }
+    }
+
+    /// The id of the sample (per-sample tasks) or `"_all"` (aggregate tasks).
+    pub fn sample_id(&self) -> &str {
+        self.sample.map_or("_all", |s| s.id.as_str())
+    }
+
+    fn binding(&self, port: &str) -> Result<&'a InputBinding, StageError> {
+        self.inputs
+            .get(port)
+            .ok_or_else(|| StageError::input(format!("input '{port}' is not wired")))
+    }
+
+    /// Whether an (optional) input is wired.
+    pub fn has_input(&self, port: &str) -> bool {
+        self.inputs.contains_key(port)
+    }
+
+    /// The path bound to a `file` input.
+    pub fn input_file(&self, port: &str) -> Result<&'a Path, StageError> {
+        match self.binding(port)? {
+            InputBinding::File(p) => Ok(p),
+            other => Err(StageError::input(format!("input '{port}' is not a file: {other:?}"))),
+        }
+    }
+
+    /// The value bound to a `text` input.
+    pub fn input_text(&self, port: &str) -> Result<&'a str, StageError> {
+        match self.binding(port)? {
+            InputBinding::Text(t) => Ok(t),
+            other => Err(StageError::input(format!("input '{port}' is not text: {other:?}"))),
+        }
+    }
+
+    /// The HDF5 group of an entry input (opened read-only).
+    pub fn input_group(&self, port: &str) -> Result<Group, StageError> {
+        open_binding(port, self.binding(port)?)
+    }
+
+    /// For aggregate tasks: `(sample id, group)` for every sample, in table order.
+    pub fn input_groups(&self, port: &str) -> Result<Vec<(String, Group)>, StageError> {
+        match self.binding(port)? {
+            InputBinding::PerSample(list) => list
+                .iter()
+                .map(|(s, b)| Ok((s.clone(), open_binding(port, b)?)))
+                .collect(),
+            other => Ok(vec![(self.sample_id().to_string(), open_binding(port, other)?)]),
+        }
+    }
+
+    /// Create the group for an output port in the entry file.
+    pub fn output_group(&self, port: &str) -> Result<Group, StageError> {
+        Ok(self.output.create_group(port)?)
+    }
+
+    /// Record a warning; the engine shows it and keeps it in the entry's manifest.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.warnings.push(message.into());
+    }
+
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+}
+
+fn open_binding(port: &str, b: &InputBinding) -> Result<Group, StageError> {
+    match b {
+        InputBinding::Entry { file, group } => {
+            let f = File::open(file)?;
+            Ok(f.group(group)?)
+        }
+        other => Err(StageError::input(format!("input '{port}' is not a data entry: {other:?}"))),
+    }
+}
+
+/// What a stage sees when it exports a committed entry to the results folder.
+pub struct ExportContext<'a> {
+    pub node: &'a str,
+    pub sample: Option<&'a SampleInfo>,
+    /// The committed entry (read-only).
+    pub entry: &'a File,
+    /// The folder to write into (`results/SAMPLE/` or `results/` for aggregate nodes); it exists.
+    pub dir: &'a Path,
+}
+
+impl ExportContext<'_> {
+    /// A path in the export folder named after the node: `dir/NODE.ext`.
+    pub fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}.{ext}", self.node))
+    }
+}
