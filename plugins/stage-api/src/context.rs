@@ -36,10 +36,13 @@ pub struct RunContext<'a> {
     /// Every sample of the pipeline, in table order.
     pub samples: &'a [SampleInfo],
     pub inputs: &'a BTreeMap<String, InputBinding>,
-    /// The entry file being written (a temporary file until the engine commits it).
-    pub output: &'a File,
+    /// Where the entry file is being written (a temporary path until the engine commits it).
+    output_path: &'a Path,
+    output: std::cell::OnceCell<File>,
     /// Threads this task may use.
     pub threads: usize,
+    /// The folder of the pipeline file (working directory for external programs).
+    pub workdir: PathBuf,
     warnings: Vec<String>,
 }
 
@@ -49,10 +52,33 @@ impl<'a> RunContext<'a> {
         sample: Option<&'a SampleInfo>,
         samples: &'a [SampleInfo],
         inputs: &'a BTreeMap<String, InputBinding>,
-        output: &'a File,
+        output_path: &'a Path,
         threads: usize,
     ) -> Self {
-        Self { node, sample, samples, inputs, output, threads, warnings: Vec::new() }
+        Self { node, sample, samples, inputs, output_path, output: std::cell::OnceCell::new(), threads, workdir: PathBuf::from("."), warnings: Vec::new() }
+    }
+
+    /// The path of the entry file. A stage that runs another program may let that program write
+    /// the whole file here (with one group per output port) instead of calling [`Self::output_group`].
+    pub fn output_path(&self) -> &'a Path {
+        self.output_path
+    }
+
+    /// The entry file, created on first use.
+    pub fn output_file(&self) -> Result<&File, StageError> {
+        if let Some(f) = self.output.get() {
+            return Ok(f);
+        }
+        let f = crate::h5::create_file(self.output_path)?;
+        Ok(self.output.get_or_init(|| f))
+    }
+
+    /// Close the entry file if this context created it (the engine calls this after `run`).
+    pub fn close_output(&mut self) -> Result<(), StageError> {
+        if let Some(f) = self.output.take() {
+            f.close()?;
+        }
+        Ok(())
     }
 
     /// The id of the sample (per-sample tasks) or `"_all"` (aggregate tasks).
@@ -105,7 +131,7 @@ impl<'a> RunContext<'a> {
 
     /// Create the group for an output port in the entry file.
     pub fn output_group(&self, port: &str) -> Result<Group, StageError> {
-        Ok(self.output.create_group(port)?)
+        Ok(self.output_file()?.create_group(port)?)
     }
 
     /// Record a warning; the engine shows it and keeps it in the entry's manifest.

@@ -1,0 +1,114 @@
+//! `corrflow run`.
+
+use clap::Args;
+use corrflow_stage::Registry;
+
+use super::context::{load, node_index};
+use super::{CliError, PipelineArgs};
+use crate::exec::{self, RunOptions, State};
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub p: PipelineArgs,
+    /// Tasks to run at once (default: the number of cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Show what would run and why, without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rerun this node's tasks even if cached (repeatable).
+    #[arg(long, value_name = "NODE")]
+    pub force: Vec<String>,
+    /// Run only NODE (all samples) or NODE:SAMPLE, plus what it needs (repeatable).
+    #[arg(long, value_name = "NODE[:SAMPLE]")]
+    pub target: Vec<String>,
+    /// With --target: run only the target tasks; their inputs must already be cached.
+    /// This is how an external scheduler runs one task against a shared cache folder.
+    #[arg(long, requires = "target")]
+    pub no_deps: bool,
+    /// Keep running independent tasks after a task fails.
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+    /// Do not write human-readable exports into the results folder.
+    #[arg(long)]
+    pub no_export: bool,
+    /// No progress output (errors and warnings are still shown).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
+    let l = load(registry, &a.p)?;
+    let mut force = Vec::new();
+    for f in &a.force {
+        force.push(node_index(&l, f)?);
+    }
+    let targets = if a.target.is_empty() {
+        None
+    } else {
+        let mut t = Vec::new();
+        for spec in &a.target {
+            let (node, sample) = match spec.split_once(':') {
+                Some((n, s)) => (n, Some(s)),
+                None => (spec.as_str(), None),
+            };
+            let ni = node_index(&l, node)?;
+            let before = t.len();
+            for ti in l.plan.tasks_of(ni) {
+                if sample.is_none_or(|s| l.plan.tasks[ti].sample_id == s) {
+                    t.push(ti);
+                }
+            }
+            if t.len() == before {
+                return Err(CliError::Other(format!("--target {spec}: no such task (is the sample id right?)")));
+            }
+        }
+        Some(t)
+    };
+    let opts = RunOptions {
+        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        force,
+        targets,
+        no_deps: a.no_deps,
+        keep_going: a.keep_going,
+        no_export: a.no_export,
+        quiet: a.quiet,
+    };
+    if a.dry_run {
+        return dry_run(&l, &opts);
+    }
+    let start = std::time::Instant::now();
+    let summary = exec::run(&l.graph, &l.plan, &l.store, &l.pipeline.name, l.pipeline.results_dir.clone(), &opts);
+    let secs = start.elapsed().as_secs_f64();
+    if !a.quiet || !summary.ok() {
+        eprintln!(
+            "{} task(s) ran, {} cached, {} failed, {} not run in {secs:.2} s; results in {}",
+            summary.ran,
+            summary.cached,
+            summary.failed.len(),
+            summary.skipped,
+            l.pipeline.results_dir.display()
+        );
+    }
+    if summary.ok() { Ok(()) } else { Err(CliError::RunFailed) }
+}
+
+fn dry_run(l: &super::context::Loaded, opts: &RunOptions) -> Result<(), CliError> {
+    let selected = exec::run::select(&l.plan, opts);
+    let st = exec::status::status(&l.graph, &l.plan, &l.store, &l.pipeline.name);
+    let mut would = 0;
+    for t in selected {
+        let s = &st[t];
+        let forced = opts.force.contains(&l.plan.tasks[t].node);
+        if s.state == State::Fresh && !forced {
+            println!("cached      {}/{}", s.node, s.sample);
+        } else {
+            would += 1;
+            let why = if forced && s.state == State::Fresh { "forced".to_string() } else { s.reasons.join("; ") };
+            println!("would run   {}/{}: {why}", s.node, s.sample);
+        }
+    }
+    println!("{would} task(s) would run");
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The pipeline file format, as serde types. The JSON Schema in `schemas/` is generated from these
+//! (see `crate::schema`), so their doc comments are what editors show.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A corrflow pipeline: where the samples are, and the nodes that process them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "corrflow pipeline")]
+pub struct PipelineFile {
+    /// Name of the pipeline (default: the file name without extension). Cache references are kept
+    /// per name, so two pipelines may share one cache folder.
+    pub name: Option<String>,
+    /// Base pipeline file(s) that this file extends, relative to this file. Nodes with the same id
+    /// are overridden: `stage` and `inputs` replace the base's, `params` are merged key by key.
+    pub include: Option<Includes>,
+    /// Cache folder, relative to this file (default `.corrflow/cache`).
+    pub cache: Option<String>,
+    /// Folder for human-readable exports, relative to this file (default `results`).
+    pub results: Option<String>,
+    /// Where the samples come from.
+    pub samples: Option<SamplesSpec>,
+    /// The processing nodes. Order does not matter: the graph follows the inputs.
+    #[serde(default)]
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// One include or several.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Includes {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Includes {
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Includes::One(s) => vec![s],
+            Includes::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The samples: a CSV table with one row per sample, or a glob of files (one sample per file).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplesSpec {
+    /// CSV file (relative to this pipeline file): a header row, an id column, file columns (paths
+    /// relative to the pipeline file) and metadata columns such as `condition`.
+    pub table: Option<String>,
+    /// Glob pattern (relative to this pipeline file); each match is one sample whose id is the file
+    /// name without extension.
+    pub glob: Option<String>,
+    /// The id column of the table (default `id`).
+    #[serde(default = "default_id_column")]
+    pub id_column: String,
+    /// For `glob`: the column name under which each matched path is offered (default `file`).
+    #[serde(default = "default_glob_column")]
+    pub column: String,
+}
+
+fn default_id_column() -> String {
+    "id".into()
+}
+
+fn default_glob_column() -> String {
+    "file".into()
+}
+
+/// One node: a stage implementation, its inputs and its parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Unique id ([A-Za-z0-9_-], starting with a letter); other nodes refer to `ID.OUTPUT`.
+    pub id: String,
+    /// The stage implementation, e.g. `io.em` or `preprocess.em` (`corrflow stages` lists them).
+    /// Naming another implementation here is how a stage is swapped.
+    pub stage: Option<String>,
+    /// Input port → source: `NODE.OUTPUT` for another node's output, or `sample.COLUMN` for a column
+    /// of the samples table (a file path or a metadata value).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// Parameters of the stage (see the stage's schema).
+    pub params: Option<Value>,
+    /// Write this node's human-readable exports (TIFF, CSV, PNG…) into the results folder
+    /// (default `true`; stages without exports write nothing).
+    pub export: Option<bool>,
+}
