@@ -16,11 +16,19 @@ pub struct Diag {
 
 impl Diag {
     pub fn at(loc: &Loc, message: impl Into<String>) -> Self {
-        Self { loc: Some(loc.clone()), message: message.into(), help: None }
+        Self {
+            loc: Some(loc.clone()),
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn plain(message: impl Into<String>) -> Self {
-        Self { loc: None, message: message.into(), help: None }
+        Self {
+            loc: None,
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -42,17 +50,24 @@ impl std::error::Error for Diag {}
 
 impl miette::Diagnostic for Diag {
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.loc.as_ref().map(|l| &l.source.text as &dyn miette::SourceCode)
+        self.loc
+            .as_ref()
+            .map(|l| &l.source.text as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let loc = self.loc.as_ref()?;
         let span = SourceSpan::new(loc.offset.into(), loc.len.max(1));
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".into()), span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some("here".into()),
+            span,
+        ))))
     }
 }
 
@@ -99,7 +114,9 @@ impl std::error::Error for Diagnostics {}
 pub fn render(d: &Diag) -> miette::Report {
     let report = miette::Report::new(d.clone());
     match &d.loc {
-        Some(loc) => report.with_source_code(NamedSource::new(&loc.source.name, loc.source.text.clone())),
+        Some(loc) => {
+            report.with_source_code(NamedSource::new(&loc.source.name, loc.source.text.clone()))
+        }
         None => report,
     }
 }

@@ -90,7 +90,10 @@ impl Graph {
             .iter()
             .flat_map(|n| n.wires.values())
             .filter_map(|w| match w {
-                Wire::Column { column, is_file: true } => Some(column.clone()),
+                Wire::Column {
+                    column,
+                    is_file: true,
+                } => Some(column.clone()),
                 _ => None,
             })
             .collect();
@@ -108,7 +111,12 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
     for def in &p.nodes {
         partial.push(resolve_stage(def, registry, &mut diags));
     }
-    let index: BTreeMap<&str, usize> = p.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = p
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
 
     // 2. Wires.
     let mut wires_all = Vec::new();
@@ -122,7 +130,11 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
             let Some(spec) = ports.input(port) else {
                 let known: Vec<&str> = ports.inputs.iter().map(|p| p.name.as_str()).collect();
                 diags.push(
-                    Diag::at(&inp.key_loc, format!("stage {} has no input '{port}'", stage.id())).help(if known.is_empty() {
+                    Diag::at(
+                        &inp.key_loc,
+                        format!("stage {} has no input '{port}'", stage.id()),
+                    )
+                    .help(if known.is_empty() {
                         "this stage takes no inputs".to_string()
                     } else {
                         format!("its inputs are: {}", known.join(", "))
@@ -131,22 +143,38 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 continue;
             };
             let Some((src, out)) = inp.source.split_once('.') else {
-                diags.push(
-                    Diag::at(&inp.value_loc, format!("input source '{}' is not NODE.OUTPUT or sample.COLUMN", inp.source)),
-                );
+                diags.push(Diag::at(
+                    &inp.value_loc,
+                    format!(
+                        "input source '{}' is not NODE.OUTPUT or sample.COLUMN",
+                        inp.source
+                    ),
+                ));
                 continue;
             };
             if src == "sample" {
                 if !samples.rows.is_empty() && !samples.has_column(out) {
                     let cols: Vec<&String> = samples.rows[0].columns.keys().collect();
                     diags.push(
-                        Diag::at(&inp.value_loc, format!("the samples have no column '{out}'"))
-                            .help(format!("columns: {}", cols.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))),
+                        Diag::at(
+                            &inp.value_loc,
+                            format!("the samples have no column '{out}'"),
+                        )
+                        .help(format!(
+                            "columns: {}",
+                            cols.iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
                     );
                     continue;
                 }
                 if samples.rows.is_empty() {
-                    diags.push(Diag::at(&inp.value_loc, "input reads from `sample.…` but the pipeline declares no samples"));
+                    diags.push(Diag::at(
+                        &inp.value_loc,
+                        "input reads from `sample.…` but the pipeline declares no samples",
+                    ));
                     continue;
                 }
                 let is_file = match spec.ty.as_str() {
@@ -160,11 +188,21 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                         continue;
                     }
                 };
-                wires.insert(port.clone(), Wire::Column { column: out.to_string(), is_file });
+                wires.insert(
+                    port.clone(),
+                    Wire::Column {
+                        column: out.to_string(),
+                        is_file,
+                    },
+                );
                 continue;
             }
             let Some(&up) = index.get(src) else {
-                let hint = index.keys().map(|k| (strsim::levenshtein(k, src), *k)).min().map(|(_, k)| k);
+                let hint = index
+                    .keys()
+                    .map(|k| (strsim::levenshtein(k, src), *k))
+                    .min()
+                    .map(|(_, k)| k);
                 let mut d = Diag::at(&inp.value_loc, format!("no node '{src}' in the pipeline"));
                 if let Some(h) = hint {
                     d = d.help(format!("did you mean '{h}.{out}'?"));
@@ -172,12 +210,17 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 diags.push(d);
                 continue;
             };
-            let Some((up_stage, _, up_ports)) = &partial[up] else { continue };
+            let Some((up_stage, _, up_ports)) = &partial[up] else {
+                continue;
+            };
             let Some(out_spec) = up_ports.output(out) else {
                 let outs: Vec<&str> = up_ports.outputs.iter().map(|p| p.name.as_str()).collect();
                 diags.push(
-                    Diag::at(&inp.value_loc, format!("node '{src}' ({}) has no output '{out}'", up_stage.id()))
-                        .help(format!("its outputs are: {}", outs.join(", "))),
+                    Diag::at(
+                        &inp.value_loc,
+                        format!("node '{src}' ({}) has no output '{out}'", up_stage.id()),
+                    )
+                    .help(format!("its outputs are: {}", outs.join(", "))),
                 );
                 continue;
             };
@@ -193,13 +236,25 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 ));
                 continue;
             }
-            wires.insert(port.clone(), Wire::Node { node: up, port: out.to_string() });
+            wires.insert(
+                port.clone(),
+                Wire::Node {
+                    node: up,
+                    port: out.to_string(),
+                },
+            );
         }
         for spec in &ports.inputs {
             if !spec.optional && !def.inputs.contains_key(&spec.name) {
                 diags.push(
-                    Diag::at(&def.id_loc, format!("node '{}': required input '{}' ({}) is not wired", def.id, spec.name, spec.ty))
-                        .help(format!("add `inputs: {{ {}: NODE.OUTPUT }}`", spec.name)),
+                    Diag::at(
+                        &def.id_loc,
+                        format!(
+                            "node '{}': required input '{}' ({}) is not wired",
+                            def.id, spec.name, spec.ty
+                        ),
+                    )
+                    .help(format!("add `inputs: {{ {}: NODE.OUTPUT }}`", spec.name)),
                 );
             }
         }
@@ -223,8 +278,15 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
             let path = cycle_path(&wires_all, start);
             let names: Vec<&str> = path.iter().map(|&i| p.nodes[i].id.as_str()).collect();
             let def = &p.nodes[start];
-            let loc = def.inputs.values().next().map_or(&def.id_loc, |i| &i.value_loc);
-            diags.push(Diag::at(loc, format!("the pipeline has a cycle: {}", names.join(" → "))));
+            let loc = def
+                .inputs
+                .values()
+                .next()
+                .map_or(&def.id_loc, |i| &i.value_loc);
+            diags.push(Diag::at(
+                loc,
+                format!("the pipeline has a cycle: {}", names.join(" → ")),
+            ));
             Vec::new()
         }
     };
@@ -237,17 +299,29 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
         .zip(wires_all)
         .map(|((def, part), wires)| {
             let (stage, params, ports) = part.expect("errors were reported above");
-            GNode { def: def.clone(), stage, params, ports, wires }
+            GNode {
+                def: def.clone(),
+                stage,
+                params,
+                ports,
+                wires,
+            }
         })
         .collect();
     Ok(Graph { nodes, order, dag })
 }
 
-fn resolve_stage(def: &NodeDef, registry: &Registry, diags: &mut Diagnostics) -> Option<(Arc<dyn Stage>, Value, Ports)> {
+fn resolve_stage(
+    def: &NodeDef,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> Option<(Arc<dyn Stage>, Value, Ports)> {
     let Some(stage) = registry.get(&def.stage) else {
         let mut d = Diag::at(&def.stage_loc, format!("unknown stage '{}'", def.stage));
         d = match registry.closest(&def.stage) {
-            Some(c) => d.help(format!("did you mean '{c}'? (`corrflow stages` lists them all)")),
+            Some(c) => d.help(format!(
+                "did you mean '{c}'? (`corrflow stages` lists them all)"
+            )),
             None => d.help("`corrflow stages` lists the stage implementations"),
         };
         diags.push(d);
@@ -257,8 +331,14 @@ fn resolve_stage(def: &NodeDef, registry: &Registry, diags: &mut Diagnostics) ->
         Ok(p) => p,
         Err(e) => {
             diags.push(
-                Diag::at(&def.param_loc(&e.path), format!("node '{}' ({}): {e}", def.id, def.stage))
-                    .help(format!("`corrflow stages {}` shows its parameters", def.stage)),
+                Diag::at(
+                    &def.param_loc(&e.path),
+                    format!("node '{}' ({}): {e}", def.id, def.stage),
+                )
+                .help(format!(
+                    "`corrflow stages {}` shows its parameters",
+                    def.stage
+                )),
             );
             return None;
         }
@@ -266,7 +346,10 @@ fn resolve_stage(def: &NodeDef, registry: &Registry, diags: &mut Diagnostics) ->
     match stage.ports(&params) {
         Ok(ports) => Some((stage.clone(), params, ports)),
         Err(e) => {
-            diags.push(Diag::at(&def.param_loc(&e.path), format!("node '{}' ({}): {e}", def.id, def.stage)));
+            diags.push(Diag::at(
+                &def.param_loc(&e.path),
+                format!("node '{}' ({}): {e}", def.id, def.stage),
+            ));
             None
         }
     }
@@ -275,7 +358,13 @@ fn resolve_stage(def: &NodeDef, registry: &Registry, diags: &mut Diagnostics) ->
 /// One cycle through `start`, as node indices (start repeated at the end).
 fn cycle_path(wires: &[BTreeMap<String, Wire>], start: usize) -> Vec<usize> {
     // Depth-first search upstream from `start` until we come back to it.
-    fn dfs(wires: &[BTreeMap<String, Wire>], at: usize, start: usize, path: &mut Vec<usize>, seen: &mut Vec<bool>) -> bool {
+    fn dfs(
+        wires: &[BTreeMap<String, Wire>],
+        at: usize,
+        start: usize,
+        path: &mut Vec<usize>,
+        seen: &mut Vec<bool>,
+    ) -> bool {
         for w in wires[at].values() {
             if let Wire::Node { node, .. } = w {
                 if *node == start {
@@ -303,19 +392,37 @@ fn cycle_path(wires: &[BTreeMap<String, Wire>], start: usize) -> Vec<usize> {
 
 /// Graphviz DOT of the pipeline.
 pub fn to_dot(g: &Graph) -> String {
-    let mut s = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+    let mut s = String::from(
+        "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+    );
     for n in &g.nodes {
-        let shape = if n.scope() == Scope::Aggregate { ", style=\"rounded,bold\"" } else { "" };
-        s += &format!("  \"{}\" [label=\"{}\\n{}\"{shape}];\n", n.id(), n.id(), n.stage.id());
+        let shape = if n.scope() == Scope::Aggregate {
+            ", style=\"rounded,bold\""
+        } else {
+            ""
+        };
+        s += &format!(
+            "  \"{}\" [label=\"{}\\n{}\"{shape}];\n",
+            n.id(),
+            n.id(),
+            n.stage.id()
+        );
     }
     for (i, n) in g.nodes.iter().enumerate() {
         for (port, w) in &n.wires {
             match w {
                 Wire::Node { node, port: out } => {
-                    s += &format!("  \"{}\" -> \"{}\" [label=\"{out} → {port}\"];\n", g.nodes[*node].id(), g.nodes[i].id());
+                    s += &format!(
+                        "  \"{}\" -> \"{}\" [label=\"{out} → {port}\"];\n",
+                        g.nodes[*node].id(),
+                        g.nodes[i].id()
+                    );
                 }
                 Wire::Column { column, .. } => {
-                    s += &format!("  \"sample.{column}\" [shape=note];\n  \"sample.{column}\" -> \"{}\" [label=\"{port}\"];\n", n.id());
+                    s += &format!(
+                        "  \"sample.{column}\" [shape=note];\n  \"sample.{column}\" -> \"{}\" [label=\"{port}\"];\n",
+                        n.id()
+                    );
                 }
             }
         }
@@ -327,17 +434,33 @@ pub fn to_dot(g: &Graph) -> String {
 pub fn to_mermaid(g: &Graph) -> String {
     let mut s = String::from("flowchart LR\n");
     for n in &g.nodes {
-        let (open, close) = if n.scope() == Scope::Aggregate { ("([", "])") } else { ("[", "]") };
-        s += &format!("  {}{open}\"{}<br/><i>{}</i>\"{close}\n", n.id(), n.id(), n.stage.id());
+        let (open, close) = if n.scope() == Scope::Aggregate {
+            ("([", "])")
+        } else {
+            ("[", "]")
+        };
+        s += &format!(
+            "  {}{open}\"{}<br/><i>{}</i>\"{close}\n",
+            n.id(),
+            n.id(),
+            n.stage.id()
+        );
     }
     for n in &g.nodes {
         for (port, w) in &n.wires {
             match w {
                 Wire::Node { node, port: out } => {
-                    s += &format!("  {} -- \"{out} → {port}\" --> {}\n", g.nodes[*node].id(), n.id());
+                    s += &format!(
+                        "  {} -- \"{out} → {port}\" --> {}\n",
+                        g.nodes[*node].id(),
+                        n.id()
+                    );
                 }
                 Wire::Column { column, .. } => {
-                    s += &format!("  sample_{column}[/\"sample.{column}\"/] -- \"{port}\" --> {}\n", n.id());
+                    s += &format!(
+                        "  sample_{column}[/\"sample.{column}\"/] -- \"{port}\" --> {}\n",
+                        n.id()
+                    );
                 }
             }
         }

@@ -5,7 +5,15 @@ use std::process::ExitCode;
 use corrflow_stage::Registry;
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`corrflow status … | head`), like other Unix tools.
+    // SAFETY: called once at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let mut registry = Registry::new();
-    registry.add_plugin(corrflow_exec::ExecPlugin);
+    registry
+        .add_plugin(corrflow_io_em::IoEmPlugin)
+        .add_plugin(corrflow_preprocess::PreprocessPlugin)
+        .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

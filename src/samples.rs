@@ -50,7 +50,11 @@ impl Samples {
                     .columns
                     .iter()
                     .map(|(k, v)| {
-                        let v = if file_columns.contains(k) { self.base.join(v).display().to_string() } else { v.clone() };
+                        let v = if file_columns.contains(k) {
+                            self.base.join(v).display().to_string()
+                        } else {
+                            v.clone()
+                        };
                         (k.clone(), v)
                     })
                     .collect(),
@@ -62,16 +66,34 @@ impl Samples {
 /// Sample ids become folder names: letters, digits, `.`, `_`, `-`; not starting with `.` or `_`.
 pub fn valid_sample_id(id: &str) -> bool {
     let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    first_ok && id.len() <= 200 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    first_ok
+        && id.len() <= 200
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-const ID_RULE: &str = "sample ids start with a letter or digit and use only letters, digits, '.', '_' and '-'";
+const ID_RULE: &str =
+    "sample ids start with a letter or digit and use only letters, digits, '.', '_' and '-'";
 
 pub fn load(p: &Pipeline) -> Result<Samples, Diagnostics> {
     match &p.samples {
-        SamplesDef::None => Ok(Samples { rows: Vec::new(), base: dir_of(&p.file) }),
-        SamplesDef::Table { path, base, id_column, loc } => load_table(path, base, id_column, loc),
-        SamplesDef::Glob { pattern, base, column, loc } => load_glob(pattern, base, column, loc),
+        SamplesDef::None => Ok(Samples {
+            rows: Vec::new(),
+            base: dir_of(&p.file),
+        }),
+        SamplesDef::Table {
+            path,
+            base,
+            id_column,
+            loc,
+        } => load_table(path, base, id_column, loc),
+        SamplesDef::Glob {
+            pattern,
+            base,
+            column,
+            loc,
+        } => load_glob(pattern, base, column, loc),
     }
 }
 
@@ -79,19 +101,39 @@ fn dir_of(file: &Path) -> PathBuf {
     file.parent().unwrap_or(Path::new(".")).to_path_buf()
 }
 
-fn load_table(path: &Path, base: &Path, id_column: &str, from: &Loc) -> Result<Samples, Diagnostics> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diag::at(from, format!("cannot read samples table {}: {e}", path.display())))?;
-    let source = Arc::new(Source { name: path.display().to_string(), text });
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(source.text.as_bytes());
+fn load_table(
+    path: &Path,
+    base: &Path,
+    id_column: &str,
+    from: &Loc,
+) -> Result<Samples, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diag::at(
+            from,
+            format!("cannot read samples table {}: {e}", path.display()),
+        )
+    })?;
+    let source = Arc::new(Source {
+        name: path.display().to_string(),
+        text,
+    });
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(source.text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| Diag::at(&Loc::whole(&source), format!("samples table: {e}")))?
         .clone();
     let Some(id_ix) = headers.iter().position(|h| h == id_column) else {
-        return Err(Diag::at(&Loc::whole(&source), format!("samples table has no id column '{id_column}'"))
-            .help(format!("columns: {}", headers.iter().collect::<Vec<_>>().join(", ")))
-            .into());
+        return Err(Diag::at(
+            &Loc::whole(&source),
+            format!("samples table has no id column '{id_column}'"),
+        )
+        .help(format!(
+            "columns: {}",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        ))
+        .into());
     };
     let mut diags = Diagnostics::default();
     let mut rows = Vec::new();
@@ -101,7 +143,10 @@ fn load_table(path: &Path, base: &Path, id_column: &str, from: &Loc) -> Result<S
             Ok(r) => r,
             Err(e) => {
                 let offset = e.position().map_or(0, |p| p.byte() as usize);
-                diags.push(Diag::at(&Loc::at(&source, offset, 1), format!("samples table: {e}")));
+                diags.push(Diag::at(
+                    &Loc::at(&source, offset, 1),
+                    format!("samples table: {e}"),
+                ));
                 continue;
             }
         };
@@ -128,39 +173,70 @@ fn load_table(path: &Path, base: &Path, id_column: &str, from: &Loc) -> Result<S
     if rows.is_empty() {
         return Err(Diag::at(&Loc::whole(&source), "samples table has no rows").into());
     }
-    Ok(Samples { rows, base: base.to_path_buf() })
+    Ok(Samples {
+        rows,
+        base: base.to_path_buf(),
+    })
 }
 
 fn load_glob(pattern: &str, base: &Path, column: &str, loc: &Loc) -> Result<Samples, Diagnostics> {
     let full = base.join(pattern);
     let full = full.to_string_lossy();
-    let paths = glob::glob(&full).map_err(|e| Diag::at(loc, format!("samples glob '{pattern}': {e}")))?;
-    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+    let paths =
+        glob::glob(&full).map_err(|e| Diag::at(loc, format!("samples glob '{pattern}': {e}")))?;
+    let mut files: Vec<PathBuf> = paths
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     let mut diags = Diagnostics::default();
     let mut rows = Vec::new();
     let mut seen = BTreeMap::new();
     for f in files {
-        let id = f.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let id = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
         if !valid_sample_id(&id) {
-            diags.push(Diag::at(loc, format!("file {} gives an invalid sample id '{id}'", f.display())).help(ID_RULE));
+            diags.push(
+                Diag::at(
+                    loc,
+                    format!("file {} gives an invalid sample id '{id}'", f.display()),
+                )
+                .help(ID_RULE),
+            );
             continue;
         }
         if let Some(other) = seen.insert(id.clone(), f.clone()) {
             diags.push(Diag::at(
                 loc,
-                format!("files {} and {} give the same sample id '{id}'", other.display(), f.display()),
+                format!(
+                    "files {} and {} give the same sample id '{id}'",
+                    other.display(),
+                    f.display()
+                ),
             ));
             continue;
         }
-        let rel = f.strip_prefix(base).unwrap_or(&f).to_string_lossy().to_string();
-        rows.push(SampleRow { id, columns: BTreeMap::from([(column.to_string(), rel)]), loc: loc.clone() });
+        let rel = f
+            .strip_prefix(base)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .to_string();
+        rows.push(SampleRow {
+            id,
+            columns: BTreeMap::from([(column.to_string(), rel)]),
+            loc: loc.clone(),
+        });
     }
     diags.into_result()?;
     if rows.is_empty() {
         return Err(Diag::at(loc, format!("samples glob '{pattern}' matches no file")).into());
     }
-    Ok(Samples { rows, base: base.to_path_buf() })
+    Ok(Samples {
+        rows,
+        base: base.to_path_buf(),
+    })
 }
 
 #[cfg(test)]

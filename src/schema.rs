@@ -8,7 +8,11 @@ use crate::spec::model::PipelineFile;
 
 pub fn pipeline_schema(registry: &Registry) -> Value {
     let mut root = serde_json::to_value(schemars::schema_for!(PipelineFile)).unwrap_or(Value::Null);
-    let mut defs = root.get("$defs").cloned().and_then(|d| d.as_object().cloned()).unwrap_or_default();
+    let mut defs = root
+        .get("$defs")
+        .cloned()
+        .and_then(|d| d.as_object().cloned())
+        .unwrap_or_default();
     let mut branches = Vec::new();
     let mut ids = Vec::new();
     for stage in registry.iter() {
@@ -26,7 +30,10 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
         prefix_refs(&mut params, id);
         if let Some(o) = params.as_object_mut() {
             o.remove("$schema");
-            o.insert("description".into(), Value::String(format!("Parameters of {id}: {}", stage.doc())));
+            o.insert(
+                "description".into(),
+                Value::String(format!("Parameters of {id}: {}", stage.doc())),
+            );
         }
         branches.push(json!({
             "if": { "properties": { "stage": { "const": id } }, "required": ["stage"] },
@@ -35,7 +42,11 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
     }
     if let Some(node) = defs.get_mut("NodeSpec").and_then(Value::as_object_mut) {
         node.insert("allOf".into(), Value::Array(branches));
-        if let Some(stage) = node.get_mut("properties").and_then(|p| p.get_mut("stage")).and_then(Value::as_object_mut) {
+        if let Some(stage) = node
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("stage"))
+            .and_then(Value::as_object_mut)
+        {
             stage.insert("examples".into(), Value::Array(ids));
         }
     }
@@ -67,4 +78,3 @@ pub fn pipeline_schema_text(registry: &Registry) -> String {
     s.push('\n');
     s
 }
-

@@ -29,8 +29,15 @@ pub struct HashMemo {
 impl HashMemo {
     /// Load the memo (a missing or unreadable memo is simply empty: it is only a memo).
     pub fn load(path: PathBuf) -> Self {
-        let map = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Self { path, map: Mutex::new(map), dirty: Mutex::new(false) }
+        let map = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Self {
+            path,
+            map: Mutex::new(map),
+            dirty: Mutex::new(false),
+        }
     }
 
     /// The blake3 hash (hex) of the file's bytes.
@@ -38,15 +45,26 @@ impl HashMemo {
         let abs = std::path::absolute(file)?;
         let md = std::fs::metadata(&abs)?;
         if !md.is_file() {
-            return Err(std::io::Error::other(format!("{} is not a regular file", abs.display())));
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                abs.display()
+            )));
         }
         let mtime_ns = i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec());
-        let probe = |s: &Stamp| s.dev == md.dev() && s.ino == md.ino() && s.size == md.len() && s.mtime_ns == mtime_ns;
+        let probe = |s: &Stamp| {
+            s.dev == md.dev() && s.ino == md.ino() && s.size == md.len() && s.mtime_ns == mtime_ns
+        };
         if let Some(s) = lock(&self.map).get(&abs).filter(|s| probe(s)) {
             return Ok(s.hash.clone());
         }
         let hash = hash_file(&abs)?;
-        let stamp = Stamp { dev: md.dev(), ino: md.ino(), size: md.len(), mtime_ns, hash: hash.clone() };
+        let stamp = Stamp {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.len(),
+            mtime_ns,
+            hash: hash.clone(),
+        };
         lock(&self.map).insert(abs, stamp);
         *lock(&self.dirty) = true;
         Ok(hash)

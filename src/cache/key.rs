@@ -28,12 +28,23 @@ pub struct Recipe {
 pub enum InputId {
     /// A file, by the blake3 hash of its bytes (its path is recorded in the manifest, not here,
     /// so that moving a file does not cause a rerun).
-    File { hash: String },
-    Text { value: String },
+    File {
+        hash: String,
+    },
+    Text {
+        value: String,
+    },
     /// The output `port` of the entry `key` of `node` for `sample`.
-    Entry { node: String, port: String, sample: String, key: String },
+    Entry {
+        node: String,
+        port: String,
+        sample: String,
+        key: String,
+    },
     /// For aggregate tasks: one identity per sample, in table order.
-    PerSample { items: Vec<(String, InputId)> },
+    PerSample {
+        items: Vec<(String, InputId)>,
+    },
 }
 
 const KEY_DOMAIN: &[u8] = b"corrflow recipe v1\n";
@@ -54,7 +65,8 @@ pub fn canonical_json(v: &Value) -> String {
     fn sort(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sort(v))).collect();
                 Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
             Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
@@ -66,12 +78,21 @@ pub fn canonical_json(v: &Value) -> String {
 
 /// Differences between two JSON values as `(path, old, new)`; `None` where a side lacks the value.
 pub fn json_diff(old: &Value, new: &Value) -> Vec<(String, Option<Value>, Option<Value>)> {
-    fn walk(path: String, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<(String, Option<Value>, Option<Value>)>) {
+    fn walk(
+        path: String,
+        a: Option<&Value>,
+        b: Option<&Value>,
+        out: &mut Vec<(String, Option<Value>, Option<Value>)>,
+    ) {
         match (a, b) {
             (Some(Value::Object(x)), Some(Value::Object(y))) => {
                 let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
                 for k in keys {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     walk(p, x.get(k), y.get(k), out);
                 }
             }
@@ -119,7 +140,10 @@ mod tests {
 
     #[test]
     fn diff_names_paths() {
-        let d = json_diff(&json!({"a": 1, "s": [{"k": 2}]}), &json!({"a": 1, "s": [{"k": 3}], "n": true}));
+        let d = json_diff(
+            &json!({"a": 1, "s": [{"k": 2}]}),
+            &json!({"a": 1, "s": [{"k": 3}], "n": true}),
+        );
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].0, "n");
         assert_eq!(d[1], ("s[0].k".to_string(), Some(json!(2)), Some(json!(3))));

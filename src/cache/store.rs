@@ -55,13 +55,19 @@ pub struct Ref {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cache {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cache entry {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +120,10 @@ impl Store {
         let path = self.data_path(m);
         let hash = super::filehash::hash_file(&path).map_err(io(&path))?;
         if hash != m.checksum {
-            return Err(StoreError::Corrupt { path, reason: "checksum does not match its manifest".into() });
+            return Err(StoreError::Corrupt {
+                path,
+                reason: "checksum does not match its manifest".into(),
+            });
         }
         Ok(())
     }
@@ -129,7 +138,10 @@ impl Store {
         let tmp = self.root.join("tmp");
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let path = tmp.join(format!("{key}.{}.h5", nonce()));
-        Ok(Pending { key: key.to_string(), path })
+        Ok(Pending {
+            key: key.to_string(),
+            path,
+        })
     }
 
     /// Commit a written entry: fsync its data, rename it into place, then write the manifest.
@@ -140,17 +152,23 @@ impl Store {
             return Ok(existing);
         }
         let data = &pending.path;
-        std::fs::File::open(data).and_then(|f| f.sync_all()).map_err(io(data))?;
+        std::fs::File::open(data)
+            .and_then(|f| f.sync_all())
+            .map_err(io(data))?;
         manifest.checksum = super::filehash::hash_file(data).map_err(io(data))?;
         manifest.size = std::fs::metadata(data).map_err(io(data))?.len();
-        let name = data.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = data
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         manifest.data_file = name.clone();
         let shard = self.shard(&pending.key);
         std::fs::create_dir_all(&shard).map_err(io(&shard))?;
         let target = shard.join(&name);
         rename_durable(data, &target).map_err(io(&target))?;
         let mpath = self.manifest_path(&pending.key);
-        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| io(&mpath)(std::io::Error::other(e)))?;
+        let bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| io(&mpath)(std::io::Error::other(e)))?;
         write_atomic(&mpath, &bytes).map_err(io(&mpath))?;
         Ok(manifest)
     }
@@ -161,7 +179,11 @@ impl Store {
     }
 
     fn ref_path(&self, pipeline: &str, node: &str, sample: &str) -> PathBuf {
-        self.root.join("refs").join(pipeline).join(node).join(format!("{sample}.json"))
+        self.root
+            .join("refs")
+            .join(pipeline)
+            .join(node)
+            .join(format!("{sample}.json"))
     }
 
     pub fn read_ref(&self, pipeline: &str, node: &str, sample: &str) -> Option<Ref> {
@@ -170,12 +192,24 @@ impl Store {
     }
 
     /// Point a task at `key` (skipped when it already does).
-    pub fn write_ref(&self, pipeline: &str, node: &str, sample: &str, key: &str) -> Result<(), StoreError> {
-        if self.read_ref(pipeline, node, sample).is_some_and(|r| r.key == key) {
+    pub fn write_ref(
+        &self,
+        pipeline: &str,
+        node: &str,
+        sample: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        if self
+            .read_ref(pipeline, node, sample)
+            .is_some_and(|r| r.key == key)
+        {
             return Ok(());
         }
         let path = self.ref_path(pipeline, node, sample);
-        let bytes = serde_json::to_vec(&Ref { key: key.to_string() }).unwrap_or_default();
+        let bytes = serde_json::to_vec(&Ref {
+            key: key.to_string(),
+        })
+        .unwrap_or_default();
         write_atomic(&path, &bytes).map_err(io(&path))
     }
 
@@ -183,7 +217,10 @@ impl Store {
     pub fn live_keys(&self) -> std::collections::HashSet<String> {
         let mut keys = std::collections::HashSet::new();
         for path in walk(&self.root.join("refs")) {
-            if let Some(r) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Ref>(&b).ok()) {
+            if let Some(r) = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Ref>(&b).ok())
+            {
                 keys.insert(r.key);
             }
         }
@@ -206,8 +243,14 @@ impl Store {
         let entries = self.root.join("entries");
         let files = walk(&entries);
         // Manifests first: decide which entries live.
-        for p in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-            let Some(m) = std::fs::read(p).ok().and_then(|b| serde_json::from_slice::<Manifest>(&b).ok()) else {
+        for p in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        {
+            let Some(m) = std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+            else {
                 if old(p) {
                     report.remove(p, dry_run);
                 }
@@ -221,7 +264,10 @@ impl Store {
                 report.entries += 1;
             }
         }
-        for p in files.iter().filter(|p| p.extension().is_some_and(|e| e == "h5")) {
+        for p in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "h5"))
+        {
             if !named.contains(p) && old(p) {
                 report.remove(p, dry_run);
             }
@@ -262,7 +308,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             match e.file_type() {
@@ -279,14 +327,20 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn nonce() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let h = blake3::hash(format!("{}-{t}-{n}", std::process::id()).as_bytes());
     h.to_hex()[..12].to_string()
 }
 
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 #[cfg(test)]

@@ -28,13 +28,22 @@ pub fn load(registry: &Registry, args: &PipelineArgs) -> Result<Loaded, CliError
     if let Err(e) = memo.save() {
         eprintln!("warning: could not save the file-hash memo: {e}");
     }
-    Ok(Loaded { pipeline, graph, plan, store })
+    Ok(Loaded {
+        pipeline,
+        graph,
+        plan,
+        store,
+    })
 }
 
 /// A node index by id, or a helpful error.
 pub fn node_index(l: &Loaded, id: &str) -> Result<usize, CliError> {
     l.graph.index(id).ok_or_else(|| {
         let ids: Vec<&str> = l.graph.nodes.iter().map(|n| n.id()).collect();
-        CliError::Other(format!("no node '{id}' in {} (nodes: {})", l.pipeline.file.display(), ids.join(", ")))
+        CliError::Other(format!(
+            "no node '{id}' in {} (nodes: {})",
+            l.pipeline.file.display(),
+            ids.join(", ")
+        ))
     })
 }

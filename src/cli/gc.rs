@@ -29,10 +29,16 @@ pub fn gc(a: GcArgs) -> Result<(), CliError> {
     let root = match (&a.cache, &a.pipeline) {
         (Some(c), _) => c.clone(),
         (None, Some(p)) => crate::spec::load(p, &[])?.cache_dir,
-        (None, None) => return Err(CliError::Other("give a pipeline file or --cache DIR".into())),
+        (None, None) => {
+            return Err(CliError::Other(
+                "give a pipeline file or --cache DIR".into(),
+            ));
+        }
     };
     let store = Store::new(&root);
-    let r = store.gc(Duration::from_secs(a.grace), a.dry_run).map_err(|e| CliError::Other(e.to_string()))?;
+    let r = store
+        .gc(Duration::from_secs(a.grace), a.dry_run)
+        .map_err(|e| CliError::Other(e.to_string()))?;
     let verb = if a.dry_run { "would remove" } else { "removed" };
     println!(
         "{verb} {} unreferenced entr{} ({} files, {:.1} MB); kept {} in {}",

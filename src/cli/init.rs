@@ -56,17 +56,30 @@ const SAMPLES: &str = "id,em,condition\n# one row per sample; delete this commen
 pub fn init(registry: &Registry, a: InitArgs) -> Result<(), CliError> {
     let files = [
         (a.dir.join("pipeline.yaml"), PIPELINE.to_string()),
-        (a.dir.join("samples.csv"), SAMPLES.replace("# one row per sample; delete this comment line\n", "")),
-        (a.dir.join(".corrflow/pipeline.schema.json"), pipeline_schema_text(registry)),
+        (
+            a.dir.join("samples.csv"),
+            SAMPLES.replace("# one row per sample; delete this comment line\n", ""),
+        ),
+        (
+            a.dir.join(".corrflow/pipeline.schema.json"),
+            pipeline_schema_text(registry),
+        ),
     ];
     for (path, _) in &files[..2] {
         if path.exists() && !a.force {
-            return Err(CliError::Other(format!("{} exists (use --force to overwrite)", path.display())));
+            return Err(CliError::Other(format!(
+                "{} exists (use --force to overwrite)",
+                path.display()
+            )));
         }
     }
     for (path, text) in &files {
-        write_atomic(path, text.as_bytes()).map_err(|e| CliError::Other(format!("{}: {e}", path.display())))?;
+        write_atomic(path, text.as_bytes())
+            .map_err(|e| CliError::Other(format!("{}: {e}", path.display())))?;
     }
-    println!("created {0}/pipeline.yaml and {0}/samples.csv — add your samples, then `corrflow run {0}/pipeline.yaml`", a.dir.display());
+    println!(
+        "created {0}/pipeline.yaml and {0}/samples.csv — add your samples, then `corrflow run {0}/pipeline.yaml`",
+        a.dir.display()
+    );
     Ok(())
 }

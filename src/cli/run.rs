@@ -61,25 +61,43 @@ pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
                 }
             }
             if t.len() == before {
-                return Err(CliError::Other(format!("--target {spec}: no such task (is the sample id right?)")));
+                return Err(CliError::Other(format!(
+                    "--target {spec}: no such task (is the sample id right?)"
+                )));
             }
         }
         Some(t)
     };
     let opts = RunOptions {
-        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         force,
         targets,
         no_deps: a.no_deps,
         keep_going: a.keep_going,
         no_export: a.no_export,
         quiet: a.quiet,
+        workdir: std::path::absolute(
+            l.pipeline
+                .file
+                .parent()
+                .unwrap_or(std::path::Path::new(".")),
+        )
+        .unwrap_or_else(|_| ".".into()),
     };
     if a.dry_run {
         return dry_run(&l, &opts);
     }
     let start = std::time::Instant::now();
-    let summary = exec::run(&l.graph, &l.plan, &l.store, &l.pipeline.name, l.pipeline.results_dir.clone(), &opts);
+    let summary = exec::run(
+        &l.graph,
+        &l.plan,
+        &l.store,
+        &l.pipeline.name,
+        l.pipeline.results_dir.clone(),
+        &opts,
+    );
     let secs = start.elapsed().as_secs_f64();
     if !a.quiet || !summary.ok() {
         eprintln!(
@@ -91,7 +109,11 @@ pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
             l.pipeline.results_dir.display()
         );
     }
-    if summary.ok() { Ok(()) } else { Err(CliError::RunFailed) }
+    if summary.ok() {
+        Ok(())
+    } else {
+        Err(CliError::RunFailed)
+    }
 }
 
 fn dry_run(l: &super::context::Loaded, opts: &RunOptions) -> Result<(), CliError> {
@@ -105,7 +127,11 @@ fn dry_run(l: &super::context::Loaded, opts: &RunOptions) -> Result<(), CliError
             println!("cached      {}/{}", s.node, s.sample);
         } else {
             would += 1;
-            let why = if forced && s.state == State::Fresh { "forced".to_string() } else { s.reasons.join("; ") };
+            let why = if forced && s.state == State::Fresh {
+                "forced".to_string()
+            } else {
+                s.reasons.join("; ")
+            };
             println!("would run   {}/{}: {why}", s.node, s.sample);
         }
     }

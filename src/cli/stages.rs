@@ -23,7 +23,9 @@ pub fn stages(registry: &Registry, a: StagesArgs) -> Result<(), CliError> {
         Some(id) => match registry.get(id) {
             Some(s) => vec![s.clone()],
             None => {
-                let hint = registry.closest(id).map_or(String::new(), |c| format!(" (did you mean '{c}'?)"));
+                let hint = registry
+                    .closest(id)
+                    .map_or(String::new(), |c| format!(" (did you mean '{c}'?)"));
                 return Err(CliError::Other(format!("unknown stage '{id}'{hint}")));
             }
         },
@@ -58,18 +60,39 @@ pub fn stages(registry: &Registry, a: StagesArgs) -> Result<(), CliError> {
     }
     for s in &list {
         let d = describe(s);
-        println!("{} (version {}, {:?})\n\n{}\n", s.id(), s.version(), s.scope(), s.doc());
+        println!(
+            "{} (version {}, {:?})\n\n{}\n",
+            s.id(),
+            s.version(),
+            s.scope(),
+            s.doc()
+        );
         if let Some(ports) = d.get("ports").filter(|p| !p.is_null()) {
             for (kind, key) in [("inputs", "inputs"), ("outputs", "outputs")] {
                 println!("{kind}:");
                 for p in ports[key].as_array().into_iter().flatten() {
-                    let opt = if p["optional"].as_bool() == Some(true) { " (optional)" } else { "" };
-                    println!("  {:12} {:12} {}{opt}", p["name"].as_str().unwrap_or(""), p["type"].as_str().unwrap_or(""), p["doc"].as_str().unwrap_or(""));
+                    let opt = if p["optional"].as_bool() == Some(true) {
+                        " (optional)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "  {:12} {:12} {}{opt}",
+                        p["name"].as_str().unwrap_or(""),
+                        p["type"].as_str().unwrap_or(""),
+                        p["doc"].as_str().unwrap_or("")
+                    );
                 }
             }
         }
-        println!("\ndefault params:\n{}", serde_json::to_string_pretty(&d["default_params"]).unwrap_or_default());
-        println!("\nparams schema:\n{}", serde_json::to_string_pretty(&d["params_schema"]).unwrap_or_default());
+        println!(
+            "\ndefault params:\n{}",
+            serde_json::to_string_pretty(&d["default_params"]).unwrap_or_default()
+        );
+        println!(
+            "\nparams schema:\n{}",
+            serde_json::to_string_pretty(&d["params_schema"]).unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -32,9 +32,17 @@ pub fn status(registry: &Registry, a: StatusArgs) -> Result<(), CliError> {
     if a.json {
         let rows: Vec<JsonRow> = st
             .iter()
-            .map(|s| JsonRow { node: &s.node, sample: &s.sample, state: s.state, reasons: &s.reasons })
+            .map(|s| JsonRow {
+                node: &s.node,
+                sample: &s.sample,
+                state: s.state,
+                reasons: &s.reasons,
+            })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(());
     }
     let wn = st.iter().map(|s| s.node.len()).max().unwrap_or(4).max(4);
@@ -46,10 +54,20 @@ pub fn status(registry: &Registry, a: StatusArgs) -> Result<(), CliError> {
             State::Stale => "stale",
             State::Missing => "missing",
         };
-        println!("{:wn$}  {:ws$}  {state:7}  {}", s.node, s.sample, s.reasons.join("; "));
+        println!(
+            "{:wn$}  {:ws$}  {state:7}  {}",
+            s.node,
+            s.sample,
+            s.reasons.join("; ")
+        );
     }
     let count = |x: State| st.iter().filter(|s| s.state == x).count();
-    println!("{} fresh, {} stale, {} missing", count(State::Fresh), count(State::Stale), count(State::Missing));
+    println!(
+        "{} fresh, {} stale, {} missing",
+        count(State::Fresh),
+        count(State::Stale),
+        count(State::Missing)
+    );
     Ok(())
 }
 
@@ -66,7 +84,13 @@ pub fn explain(registry: &Registry, a: ExplainArgs) -> Result<(), CliError> {
     let ni = node_index(&l, &a.node)?;
     let n = &l.graph.nodes[ni];
     println!("node {} — defined at {}", n.id(), n.def.id_loc);
-    println!("stage {} version {} ({:?}), chosen at {}", n.stage.id(), n.stage.version(), n.scope(), n.def.stage_loc);
+    println!(
+        "stage {} version {} ({:?}), chosen at {}",
+        n.stage.id(),
+        n.stage.version(),
+        n.scope(),
+        n.def.stage_loc
+    );
     println!("  {}", n.stage.doc());
     println!("params (canonical, defaults filled in; these enter the cache key):");
     let params = serde_json::to_string_pretty(&n.params).unwrap_or_default();
@@ -76,13 +100,30 @@ pub fn explain(registry: &Registry, a: ExplainArgs) -> Result<(), CliError> {
     println!("inputs:");
     for (port, w) in &n.wires {
         match w {
-            Wire::Node { node, port: out } => println!("  {port} ← {}.{out}", l.graph.nodes[*node].id()),
+            Wire::Node { node, port: out } => {
+                println!("  {port} ← {}.{out}", l.graph.nodes[*node].id())
+            }
             Wire::Column { column, is_file } => {
-                println!("  {port} ← sample.{column} ({})", if *is_file { "file, hashed by content" } else { "text" })
+                println!(
+                    "  {port} ← sample.{column} ({})",
+                    if *is_file {
+                        "file, hashed by content"
+                    } else {
+                        "text"
+                    }
+                )
             }
         }
     }
-    println!("outputs: {}", n.ports.outputs.iter().map(|p| format!("{} ({})", p.name, p.ty)).collect::<Vec<_>>().join(", "));
+    println!(
+        "outputs: {}",
+        n.ports
+            .outputs
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let st = task_status(&l.graph, &l.plan, &l.store, &l.pipeline.name);
     println!("tasks:");
     for t in l.plan.tasks_of(ni) {
@@ -93,7 +134,12 @@ pub fn explain(registry: &Registry, a: ExplainArgs) -> Result<(), CliError> {
             println!("      because {r}");
         }
         if let Some(m) = l.store.lookup(&s.key) {
-            println!("      entry {} ({} bytes, computed in {:.2} s)", l.store.data_path(&m).display(), m.size, m.duration_s);
+            println!(
+                "      entry {} ({} bytes, computed in {:.2} s)",
+                l.store.data_path(&m).display(),
+                m.size,
+                m.duration_s
+            );
         }
     }
     Ok(())

@@ -27,7 +27,11 @@ impl Exports {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Self { dir: dir.to_path_buf(), record: Mutex::new(record), dirty: Mutex::new(false) }
+        Self {
+            dir: dir.to_path_buf(),
+            record: Mutex::new(record),
+            dirty: Mutex::new(false),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -36,8 +40,13 @@ impl Exports {
 
     /// Whether `item` was exported from `key` and its files are all still there.
     pub fn is_current(&self, item: &str, key: &str) -> bool {
-        let rec = self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        rec.items.get(item).is_some_and(|(k, files)| k == key && files.iter().all(|f| self.dir.join(f).exists()))
+        let rec = self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rec.items
+            .get(item)
+            .is_some_and(|(k, files)| k == key && files.iter().all(|f| self.dir.join(f).exists()))
     }
 
     pub fn record(&self, item: &str, key: &str, files: &[PathBuf]) {
@@ -45,15 +54,29 @@ impl Exports {
             .iter()
             .map(|f| f.strip_prefix(&self.dir).unwrap_or(f).display().to_string())
             .collect();
-        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner).items.insert(item.to_string(), (key.to_string(), rel));
-        *self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        self.record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .items
+            .insert(item.to_string(), (key.to_string(), rel));
+        *self
+            .dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
     }
 
     pub fn save(&self) -> std::io::Result<()> {
-        if !*self.dirty.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        if !*self
+            .dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             return Ok(());
         }
-        let rec = self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rec = self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let bytes = serde_json::to_vec_pretty(&*rec).map_err(std::io::Error::other)?;
         write_atomic(&self.dir.join(".corrflow/exports.json"), &bytes)
     }

@@ -41,7 +41,11 @@ impl Plan {
     }
 
     pub fn tasks_of(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
-        self.tasks.iter().enumerate().filter(move |(_, t)| t.node == node).map(|(i, _)| i)
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter(move |(_, t)| t.node == node)
+            .map(|(i, _)| i)
     }
 
     /// `node/sample`, for messages.
@@ -82,22 +86,47 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
                             let path = samples.base.join(&value);
                             match memo.hash(&path) {
                                 Ok(hash) => {
-                                    sources.entry(port.clone()).or_default().push(path.display().to_string());
+                                    sources
+                                        .entry(port.clone())
+                                        .or_default()
+                                        .push(path.display().to_string());
                                     Some(InputId::File { hash })
                                 }
                                 Err(e) => {
-                                    let what = if value.is_empty() { "is empty".to_string() } else { format!("{}: {e}", path.display()) };
-                                    diags.push(Diag::at(&row.loc, format!("sample '{}', column '{column}': file {what}", row.id)));
+                                    let what = if value.is_empty() {
+                                        "is empty".to_string()
+                                    } else {
+                                        format!("{}: {e}", path.display())
+                                    };
+                                    diags.push(Diag::at(
+                                        &row.loc,
+                                        format!(
+                                            "sample '{}', column '{column}': file {what}",
+                                            row.id
+                                        ),
+                                    ));
                                     None
                                 }
                             }
                         }
-                        Wire::Node { node: up, port: out } => {
-                            let up_si = if g.nodes[*up].scope() == Scope::Aggregate { None } else { s };
+                        Wire::Node {
+                            node: up,
+                            port: out,
+                        } => {
+                            let up_si = if g.nodes[*up].scope() == Scope::Aggregate {
+                                None
+                            } else {
+                                s
+                            };
                             let &ti = by.get(&(*up, up_si))?;
                             deps.push(ti);
                             let t = &tasks[ti];
-                            Some(InputId::Entry { node: g.nodes[*up].id().to_string(), port: out.clone(), sample: t.sample_id.clone(), key: t.key.clone() })
+                            Some(InputId::Entry {
+                                node: g.nodes[*up].id().to_string(),
+                                port: out.clone(),
+                                sample: t.sample_id.clone(),
+                                key: t.key.clone(),
+                            })
                         }
                     }
                 };
@@ -123,7 +152,11 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
             deps.sort_unstable();
             deps.dedup();
             let samples_meta = si.is_none().then(|| {
-                let rows: Vec<Value> = samples.rows.iter().map(|r| serde_json::json!({"id": r.id, "columns": r.columns})).collect();
+                let rows: Vec<Value> = samples
+                    .rows
+                    .iter()
+                    .map(|r| serde_json::json!({"id": r.id, "columns": r.columns}))
+                    .collect();
                 Value::Array(rows)
             });
             let recipe = Recipe {
@@ -136,9 +169,22 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
             let key = recipe.key();
             let sample_id = si.map_or(ALL_SAMPLES.to_string(), |s| samples.rows[s].id.clone());
             by.insert((ni, si), tasks.len());
-            tasks.push(Task { node: ni, sample: si, sample_id, recipe, key, sources, deps });
+            tasks.push(Task {
+                node: ni,
+                sample: si,
+                sample_id,
+                recipe,
+                key,
+                sources,
+                deps,
+            });
         }
     }
     diags.into_result()?;
-    Ok(Plan { tasks, samples, infos, by_node_sample: by })
+    Ok(Plan {
+        tasks,
+        samples,
+        infos,
+        by_node_sample: by,
+    })
 }

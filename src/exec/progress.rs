@@ -30,9 +30,11 @@ impl Progress {
         let width = names.iter().map(String::len).max().unwrap_or(4);
         let bars = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(&format!("{{prefix:<{width}}} [{{bar:30}}] {{pos}}/{{len}} {{msg}}"))
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style = ProgressStyle::with_template(&format!(
+                "{{prefix:<{width}}} [{{bar:30}}] {{pos}}/{{len}} {{msg}}"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             let bars = nodes
                 .iter()
                 .map(|(name, total)| {
@@ -45,7 +47,12 @@ impl Progress {
             (mp, bars)
         });
         let counts = nodes.iter().map(|(_, t)| [0, *t, 0, 0, 0, 0]).collect();
-        Self { bars, counts: Mutex::new(counts), names, quiet }
+        Self {
+            bars,
+            counts: Mutex::new(counts),
+            names,
+            quiet,
+        }
     }
 
     /// Print a line above the bars (or to stderr).
@@ -59,7 +66,10 @@ impl Progress {
     }
 
     pub fn finish_task(&self, node: usize, label: &str, outcome: Outcome, seconds: f64) {
-        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let c = &mut counts[node];
         c[0] += 1;
         c[2 + outcome as usize] += 1;
@@ -70,14 +80,19 @@ impl Progress {
                 bars[node].inc(1);
                 bars[node].set_message(msg);
             }
-            None if !self.quiet && outcome == Outcome::Ran => eprintln!("  ran    {label} ({seconds:.2} s)"),
+            None if !self.quiet && outcome == Outcome::Ran => {
+                eprintln!("  ran    {label} ({seconds:.2} s)")
+            }
             None => {}
         }
     }
 
     /// Finish the bars; in plain mode print one summary line per node.
     pub fn finish(&self) {
-        let counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match &self.bars {
             Some((_, bars)) => bars.iter().for_each(ProgressBar::finish),
             None if !self.quiet => {

@@ -34,6 +34,8 @@ pub struct RunOptions {
     /// Do not write exports into the results folder.
     pub no_export: bool,
     pub quiet: bool,
+    /// Working folder for external programs (the pipeline file's folder).
+    pub workdir: PathBuf,
 }
 
 #[derive(Debug, Default)]
@@ -53,7 +55,9 @@ impl RunSummary {
 
 /// The tasks to run for these options: the targets and everything they depend on.
 pub fn select(plan: &Plan, opts: &RunOptions) -> Vec<usize> {
-    let Some(targets) = &opts.targets else { return (0..plan.tasks.len()).collect() };
+    let Some(targets) = &opts.targets else {
+        return (0..plan.tasks.len()).collect();
+    };
     let mut keep = vec![false; plan.tasks.len()];
     let mut stack = targets.clone();
     while let Some(t) = stack.pop() {
@@ -92,10 +96,18 @@ struct Sched {
     summary: RunSummary,
 }
 
-pub fn run(g: &Graph, plan: &Plan, store: &Store, pipeline: &str, results_dir: PathBuf, opts: &RunOptions) -> RunSummary {
+pub fn run(
+    g: &Graph,
+    plan: &Plan,
+    store: &Store,
+    pipeline: &str,
+    results_dir: PathBuf,
+    opts: &RunOptions,
+) -> RunSummary {
     let selected = select(plan, opts);
     let in_run: std::collections::HashSet<usize> = selected.iter().copied().collect();
-    let mut per_node: Vec<(String, usize)> = g.nodes.iter().map(|n| (n.id().to_string(), 0)).collect();
+    let mut per_node: Vec<(String, usize)> =
+        g.nodes.iter().map(|n| (n.id().to_string(), 0)).collect();
     for &t in &selected {
         per_node[plan.tasks[t].node].1 += 1;
     }
@@ -114,7 +126,8 @@ pub fn run(g: &Graph, plan: &Plan, store: &Store, pipeline: &str, results_dir: P
         repair: Mutex::new(()),
         threads_per_task: (cores / jobs).max(1),
     };
-    let topo_pos: HashMap<usize, usize> = g.order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let topo_pos: HashMap<usize, usize> =
+        g.order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
     let priority = |t: usize| {
         let task = &plan.tasks[t];
         std::cmp::Reverse((task.sample.unwrap_or(usize::MAX), topo_pos[&task.node]))
@@ -128,7 +141,12 @@ pub fn run(g: &Graph, plan: &Plan, store: &Store, pipeline: &str, results_dir: P
         summary: RunSummary::default(),
     };
     for &t in &selected {
-        let deps: Vec<usize> = plan.tasks[t].deps.iter().copied().filter(|d| in_run.contains(d)).collect();
+        let deps: Vec<usize> = plan.tasks[t]
+            .deps
+            .iter()
+            .copied()
+            .filter(|d| in_run.contains(d))
+            .collect();
         for &d in &deps {
             sched.dependents.entry(d).or_default().push(t);
         }
@@ -147,7 +165,10 @@ pub fn run(g: &Graph, plan: &Plan, store: &Store, pipeline: &str, results_dir: P
     });
     shared.progress.finish();
     let _ = shared.exports.save();
-    let mut summary = state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).summary;
+    let mut summary = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .summary;
     // Tasks never started (a failure stopped the run, or an upstream failed).
     summary.skipped = selected.len() - summary.ran - summary.cached - summary.failed.len();
     summary
@@ -157,7 +178,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn worker(sh: &Shared<'_>, state: &Mutex<Sched>, cv: &Condvar, priority: &dyn Fn(usize) -> std::cmp::Reverse<(usize, usize)>) {
+fn worker(
+    sh: &Shared<'_>,
+    state: &Mutex<Sched>,
+    cv: &Condvar,
+    priority: &dyn Fn(usize) -> std::cmp::Reverse<(usize, usize)>,
+) {
     loop {
         let task = {
             let mut s = lock(state);
@@ -176,7 +202,9 @@ fn worker(sh: &Shared<'_>, state: &Mutex<Sched>, cv: &Condvar, priority: &dyn Fn
                     cv.notify_all();
                     return;
                 }
-                s = cv.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
+                s = cv
+                    .wait(s)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         };
         let label = sh.plan.label(sh.g, task);
@@ -229,7 +257,11 @@ fn execute(sh: &Shared<'_>, t: usize, force: bool) -> Result<(Outcome, Vec<Strin
         Some(m) => (Outcome::Cached, m),
         None => (Outcome::Ran, compute(sh, t)?),
     };
-    let warnings = if outcome == Outcome::Ran { manifest.warnings.clone() } else { Vec::new() };
+    let warnings = if outcome == Outcome::Ran {
+        manifest.warnings.clone()
+    } else {
+        Vec::new()
+    };
     sh.store
         .write_ref(sh.pipeline, node.id(), &task.sample_id, &task.key)
         .map_err(|e| e.to_string())?;
@@ -291,7 +323,10 @@ fn bindings(sh: &Shared<'_>, t: usize) -> Result<BTreeMap<String, InputBinding>,
     for (port, id) in &task.recipe.inputs {
         let files = task.sources.get(port).cloned().unwrap_or_default();
         let mut file_iter = files.into_iter();
-        out.insert(port.clone(), binding(sh, t, node, port, id, &mut file_iter)?);
+        out.insert(
+            port.clone(),
+            binding(sh, t, node, port, id, &mut file_iter)?,
+        );
     }
     Ok(out)
 }
@@ -315,7 +350,10 @@ fn binding(
                 .find(|&d| &sh.plan.tasks[d].key == key)
                 .ok_or_else(|| format!("input '{port}': upstream task not found"))?;
             let m = verified_upstream(sh, dep)?;
-            InputBinding::Entry { file: sh.store.data_path(&m), group: out.clone() }
+            InputBinding::Entry {
+                file: sh.store.data_path(&m),
+                group: out.clone(),
+            }
         }
         InputId::PerSample { items } => InputBinding::PerSample(
             items
@@ -335,8 +373,17 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     let start = Instant::now();
     let sample = task.sample.map(|s| &sh.plan.infos[s]);
     let result = (|| -> Result<Vec<String>, String> {
-        let mut ctx = RunContext::new(node.id(), sample, &sh.plan.infos, &inputs, &pending.path, sh.threads_per_task);
-        let r = std::panic::catch_unwind(AssertUnwindSafe(|| node.stage.run(&node.params, &mut ctx)));
+        let mut ctx = RunContext::new(
+            node.id(),
+            sample,
+            &sh.plan.infos,
+            &inputs,
+            &pending.path,
+            sh.threads_per_task,
+        );
+        ctx.workdir = sh.opts.workdir.clone();
+        let r =
+            std::panic::catch_unwind(AssertUnwindSafe(|| node.stage.run(&node.params, &mut ctx)));
         let warnings = ctx.take_warnings();
         let closed = ctx.close_output();
         match r {
@@ -348,7 +395,10 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                return Err(format!("stage {} panicked (a bug, please report it): {msg}", node.stage.id()));
+                return Err(format!(
+                    "stage {} panicked (a bug, please report it): {msg}",
+                    node.stage.id()
+                ));
             }
         }
         closed.map_err(|e| format!("cannot close cache entry: {e}"))?;
@@ -377,7 +427,10 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
         warnings,
         corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let m = sh.store.commit(pending, manifest).map_err(|e| e.to_string())?;
+    let m = sh
+        .store
+        .commit(pending, manifest)
+        .map_err(|e| e.to_string())?;
     lock(&sh.verified).insert(m.data_file.clone());
     Ok(m)
 }
@@ -395,9 +448,18 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = sh.store.data_path(m);
-    let file = File::open(&path).map_err(|e| format!("cannot open cache entry {}: {e}", path.display()))?;
-    let ctx = ExportContext { node: node.id(), sample: task.sample.map(|s| &sh.plan.infos[s]), entry: &file, dir: &dir };
-    let files = node.stage.export(&node.params, &ctx).map_err(|e| format!("export: {e}"))?;
+    let file = File::open(&path)
+        .map_err(|e| format!("cannot open cache entry {}: {e}", path.display()))?;
+    let ctx = ExportContext {
+        node: node.id(),
+        sample: task.sample.map(|s| &sh.plan.infos[s]),
+        entry: &file,
+        dir: &dir,
+    };
+    let files = node
+        .stage
+        .export(&node.params, &ctx)
+        .map_err(|e| format!("export: {e}"))?;
     sh.exports.record(&item, &task.key, &files);
     Ok(())
 }
@@ -409,10 +471,20 @@ fn check_outputs(node: &crate::graph::GNode, path: &std::path::Path) -> Result<(
         corrflow_stage::h5::create_file(path).map_err(|e| e.to_string())?;
         return Ok(());
     }
-    let file = File::open(path).map_err(|e| format!("stage {} wrote no readable output file: {e}", node.stage.id()))?;
+    let file = File::open(path).map_err(|e| {
+        format!(
+            "stage {} wrote no readable output file: {e}",
+            node.stage.id()
+        )
+    })?;
     for port in &node.ports.outputs {
         if file.group(&port.name).is_err() {
-            return Err(format!("stage {} did not write its output '{}' ({})", node.stage.id(), port.name, port.ty));
+            return Err(format!(
+                "stage {} did not write its output '{}' ({})",
+                node.stage.id(),
+                port.name,
+                port.ty
+            ));
         }
     }
     Ok(())

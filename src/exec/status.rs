@@ -65,17 +65,30 @@ pub fn reasons(
     if old.stage != new.stage {
         out.push(format!("stage changed from {} to {}", old.stage, new.stage));
     } else if old.version != new.version {
-        out.push(format!("stage version changed from {} to {}", old.version, new.version));
+        out.push(format!(
+            "stage version changed from {} to {}",
+            old.version, new.version
+        ));
     }
     for (path, a, b) in json_diff(&old.params, &new.params) {
-        out.push(format!("param {path} changed from {} to {}", show(&a), show(&b)));
+        out.push(format!(
+            "param {path} changed from {} to {}",
+            show(&a),
+            show(&b)
+        ));
     }
-    let ports: std::collections::BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
+    let ports: std::collections::BTreeSet<&String> =
+        old.inputs.keys().chain(new.inputs.keys()).collect();
     for port in ports {
         match (old.inputs.get(port), new.inputs.get(port)) {
             (None, Some(_)) => out.push(format!("input '{port}' was added")),
             (Some(_), None) => out.push(format!("input '{port}' was removed")),
-            (Some(a), Some(b)) if a != b => out.push(input_reason(port, a, b, new_sources.get(port).or(old_sources.get(port)))),
+            (Some(a), Some(b)) if a != b => out.push(input_reason(
+                port,
+                a,
+                b,
+                new_sources.get(port).or(old_sources.get(port)),
+            )),
             _ => {}
         }
     }
@@ -91,12 +104,20 @@ pub fn reasons(
 fn input_reason(port: &str, a: &InputId, b: &InputId, paths: Option<&Vec<String>>) -> String {
     match (a, b) {
         (InputId::File { .. }, InputId::File { .. }) => {
-            let p = paths.and_then(|p| p.first()).map_or(String::new(), |p| format!(" ({p})"));
+            let p = paths
+                .and_then(|p| p.first())
+                .map_or(String::new(), |p| format!(" ({p})"));
             format!("input file '{port}' changed{p}")
         }
-        (InputId::Text { value: x }, InputId::Text { value: y }) => format!("input '{port}' changed from {x:?} to {y:?}"),
-        (InputId::Entry { node: n1, .. }, InputId::Entry { node: n2, .. }) if n1 == n2 => format!("upstream '{n2}' changed"),
-        (InputId::Entry { node: n1, .. }, InputId::Entry { node: n2, .. }) => format!("input '{port}' now comes from '{n2}' instead of '{n1}'"),
+        (InputId::Text { value: x }, InputId::Text { value: y }) => {
+            format!("input '{port}' changed from {x:?} to {y:?}")
+        }
+        (InputId::Entry { node: n1, .. }, InputId::Entry { node: n2, .. }) if n1 == n2 => {
+            format!("upstream '{n2}' changed")
+        }
+        (InputId::Entry { node: n1, .. }, InputId::Entry { node: n2, .. }) => {
+            format!("input '{port}' now comes from '{n2}' instead of '{n1}'")
+        }
         (InputId::PerSample { items: x }, InputId::PerSample { items: y }) => {
             let changed: Vec<&str> = y
                 .iter()
@@ -113,7 +134,11 @@ fn input_reason(port: &str, a: &InputId, b: &InputId, paths: Option<&Vec<String>
             if changed.is_empty() {
                 format!("{what}: samples were removed")
             } else {
-                format!("{what} changed for {} sample(s): {}", changed.len(), changed.join(", "))
+                format!(
+                    "{what} changed for {} sample(s): {}",
+                    changed.len(),
+                    changed.join(", ")
+                )
             }
         }
         _ => format!("input '{port}' changed kind"),

@@ -25,8 +25,18 @@ pub struct Pipeline {
 #[derive(Debug, Clone)]
 pub enum SamplesDef {
     None,
-    Table { path: PathBuf, base: PathBuf, id_column: String, loc: Loc },
-    Glob { pattern: String, base: PathBuf, column: String, loc: Loc },
+    Table {
+        path: PathBuf,
+        base: PathBuf,
+        id_column: String,
+        loc: Loc,
+    },
+    Glob {
+        pattern: String,
+        base: PathBuf,
+        column: String,
+        loc: Loc,
+    },
 }
 
 /// A node with the location of each of its parts (parts may come from different files).
@@ -85,17 +95,28 @@ fn read_source(path: &Path, from: Option<&Loc>) -> Result<Arc<Source>, Diag> {
             None => Diag::plain(msg),
         }
     })?;
-    Ok(Arc::new(Source { name: path.display().to_string(), text }))
+    Ok(Arc::new(Source {
+        name: path.display().to_string(),
+        text,
+    }))
 }
 
 fn load_file(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Pipeline, Diagnostics> {
     load_file_from(path, stack, None)
 }
 
-fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> Result<Pipeline, Diagnostics> {
+fn load_file_from(
+    path: &Path,
+    stack: &mut Vec<PathBuf>,
+    from: Option<&Loc>,
+) -> Result<Pipeline, Diagnostics> {
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if stack.contains(&canonical) {
-        let chain: Vec<String> = stack.iter().chain([&canonical]).map(|p| p.display().to_string()).collect();
+        let chain: Vec<String> = stack
+            .iter()
+            .chain([&canonical])
+            .map(|p| p.display().to_string())
+            .collect();
         let msg = format!("include cycle: {}", chain.join(" → "));
         return Err(match from {
             Some(l) => Diag::at(l, msg),
@@ -104,9 +125,13 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
         .into());
     }
     let source = read_source(path, from)?;
-    let root = yaml::parse(&source).map_err(|e| Diag::at(&e.loc, format!("YAML syntax: {}", e.message)))?;
+    let root = yaml::parse(&source)
+        .map_err(|e| Diag::at(&e.loc, format!("YAML syntax: {}", e.message)))?;
     let root = match root.kind {
-        YKind::Null => YNode { loc: root.loc, kind: YKind::Map(Vec::new()) },
+        YKind::Null => YNode {
+            loc: root.loc,
+            kind: YKind::Map(Vec::new()),
+        },
         _ => root,
     };
     let file: PipelineFile = serde_path_to_error::deserialize(root.to_json()).map_err(|e| {
@@ -119,7 +144,11 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
         Diag::at(&node.loc, msg).help("see `corrflow schema` for the pipeline format")
     })?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let here = |key: &str| root.key_loc(key).cloned().unwrap_or_else(|| root.loc.clone());
+    let here = |key: &str| {
+        root.key_loc(key)
+            .cloned()
+            .unwrap_or_else(|| root.loc.clone())
+    };
 
     // Start from the includes (later ones override earlier ones), then apply this file.
     stack.push(canonical);
@@ -143,7 +172,9 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
     }
     stack.pop();
 
-    let default_name = path.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy().to_string());
+    let default_name = path
+        .file_stem()
+        .map_or("pipeline".into(), |s| s.to_string_lossy().to_string());
     let mut p = base.unwrap_or_else(|| Pipeline {
         name: default_name.clone(),
         file: path.to_path_buf(),
@@ -156,7 +187,9 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
     p.name = file.name.clone().unwrap_or(default_name);
     let mut diags = Diagnostics::default();
     if !valid_name(&p.name) {
-        diags.push(Diag::at(&here("name"), format!("invalid pipeline name '{}'", p.name)).help(NAME_RULE));
+        diags.push(
+            Diag::at(&here("name"), format!("invalid pipeline name '{}'", p.name)).help(NAME_RULE),
+        );
     }
     if let Some(c) = &file.cache {
         p.cache_dir = dir.join(c);
@@ -167,10 +200,23 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
     if let Some(s) = &file.samples {
         let loc = here("samples");
         p.samples = match (&s.table, &s.glob) {
-            (Some(t), None) => SamplesDef::Table { path: dir.join(t), base: dir.clone(), id_column: s.id_column.clone(), loc },
-            (None, Some(g)) => SamplesDef::Glob { pattern: g.clone(), base: dir.clone(), column: s.column.clone(), loc },
+            (Some(t), None) => SamplesDef::Table {
+                path: dir.join(t),
+                base: dir.clone(),
+                id_column: s.id_column.clone(),
+                loc,
+            },
+            (None, Some(g)) => SamplesDef::Glob {
+                pattern: g.clone(),
+                base: dir.clone(),
+                column: s.column.clone(),
+                loc,
+            },
             _ => {
-                diags.push(Diag::at(&loc, "samples: give exactly one of `table` or `glob`"));
+                diags.push(Diag::at(
+                    &loc,
+                    "samples: give exactly one of `table` or `glob`",
+                ));
                 SamplesDef::None
             }
         };
@@ -201,9 +247,21 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
             .inputs
             .iter()
             .map(|(port, source)| {
-                let key_loc = inputs_y.and_then(|n| n.key_loc(port)).cloned().unwrap_or_else(|| id_loc.clone());
-                let value_loc = inputs_y.and_then(|n| n.get(port)).map_or_else(|| key_loc.clone(), |n| n.loc.clone());
-                (port.clone(), InputRef { source: source.clone(), key_loc, value_loc })
+                let key_loc = inputs_y
+                    .and_then(|n| n.key_loc(port))
+                    .cloned()
+                    .unwrap_or_else(|| id_loc.clone());
+                let value_loc = inputs_y
+                    .and_then(|n| n.get(port))
+                    .map_or_else(|| key_loc.clone(), |n| n.loc.clone());
+                (
+                    port.clone(),
+                    InputRef {
+                        source: source.clone(),
+                        key_loc,
+                        value_loc,
+                    },
+                )
             })
             .collect();
         let params_y = ny.get("params").cloned();
@@ -242,9 +300,15 @@ fn load_file_from(path: &Path, stack: &mut Vec<PathBuf>, from: Option<&Loc>) -> 
                     stage: stage.clone(),
                     stage_loc: loc_of("stage"),
                     inputs,
-                    params: spec.params.clone().unwrap_or(Value::Object(Default::default())),
+                    params: spec
+                        .params
+                        .clone()
+                        .unwrap_or(Value::Object(Default::default())),
                     params_nodes: params_y.into_iter().collect(),
-                    params_loc: ny.key_loc("params").cloned().unwrap_or_else(|| id_loc.clone()),
+                    params_loc: ny
+                        .key_loc("params")
+                        .cloned()
+                        .unwrap_or_else(|| id_loc.clone()),
                     export: spec.export.unwrap_or(true),
                 });
             }
@@ -298,21 +362,37 @@ fn merge_json(base: &mut Value, over: &Value) {
 
 /// Apply `NODE.PATH=VALUE` (VALUE is YAML: `3`, `true`, `[1, 2]`, `{op: clahe}`, text).
 fn apply_set(p: &mut Pipeline, set: &str) -> Result<(), Diag> {
-    let source = Arc::new(Source { name: "--set".into(), text: set.to_string() });
+    let source = Arc::new(Source {
+        name: "--set".into(),
+        text: set.to_string(),
+    });
     let whole = Loc::at(&source, 0, set.len());
     let Some((lhs, rhs)) = set.split_once('=') else {
         return Err(Diag::at(&whole, "expected NODE.PARAM=VALUE"));
     };
     let Some((node_id, path)) = lhs.split_once('.') else {
-        return Err(Diag::at(&whole, "expected NODE.PARAM=VALUE (the node id, a dot, then the parameter)"));
+        return Err(Diag::at(
+            &whole,
+            "expected NODE.PARAM=VALUE (the node id, a dot, then the parameter)",
+        ));
     };
-    let value_src = Arc::new(Source { name: "--set".into(), text: rhs.to_string() });
-    let value = yaml::parse(&value_src)
-        .map_err(|e| Diag::at(&Loc::at(&source, lhs.len() + 1 + e.loc.offset, 1), format!("value: {}", e.message)))?;
+    let value_src = Arc::new(Source {
+        name: "--set".into(),
+        text: rhs.to_string(),
+    });
+    let value = yaml::parse(&value_src).map_err(|e| {
+        Diag::at(
+            &Loc::at(&source, lhs.len() + 1 + e.loc.offset, 1),
+            format!("value: {}", e.message),
+        )
+    })?;
     let ids: Vec<String> = p.nodes.iter().map(|n| n.id.clone()).collect();
     let Some(node) = p.nodes.iter_mut().find(|n| n.id == node_id) else {
-        return Err(Diag::at(&Loc::at(&source, 0, node_id.len()), format!("no node '{node_id}' in the pipeline"))
-            .help(format!("nodes: {}", ids.join(", "))));
+        return Err(Diag::at(
+            &Loc::at(&source, 0, node_id.len()),
+            format!("no node '{node_id}' in the pipeline"),
+        )
+        .help(format!("nodes: {}", ids.join(", "))));
     };
     let mut target = &mut node.params;
     let segments: Vec<&str> = path.split('.').collect();
@@ -322,12 +402,17 @@ fn apply_set(p: &mut Pipeline, set: &str) -> Result<(), Diag> {
             None => (*seg, None),
         };
         if key.is_empty() {
-            return Err(Diag::at(&whole, format!("empty parameter name in '{path}'")));
+            return Err(Diag::at(
+                &whole,
+                format!("empty parameter name in '{path}'"),
+            ));
         }
         if !target.is_object() {
             *target = Value::Object(Default::default());
         }
-        let Value::Object(map) = target else { unreachable!("made an object above") };
+        let Value::Object(map) = target else {
+            unreachable!("made an object above")
+        };
         let last = i + 1 == segments.len();
         let slot = map.entry(key.to_string()).or_insert(Value::Null);
         target = match index {
@@ -335,7 +420,10 @@ fn apply_set(p: &mut Pipeline, set: &str) -> Result<(), Diag> {
             Some(ix) => match slot {
                 Value::Array(items) if ix < items.len() => &mut items[ix],
                 _ => {
-                    return Err(Diag::at(&whole, format!("params.{key} has no item [{ix}] to set")));
+                    return Err(Diag::at(
+                        &whole,
+                        format!("params.{key} has no item [{ix}] to set"),
+                    ));
                 }
             },
         };
@@ -351,9 +439,25 @@ fn apply_set(p: &mut Pipeline, set: &str) -> Result<(), Diag> {
 /// A params tree holding only the `--set` value at its path, so errors there are located on it.
 fn wrap_set_node(path: &str, value: YNode) -> YNode {
     let loc = value.loc.clone();
-    path.split('.').rev().fold(value, |inner, seg| {
-        let key = seg.split_once('[').map_or(seg, |(k, _)| k);
-        let inner = if seg.contains('[') { YNode { loc: loc.clone(), kind: YKind::Seq(vec![]) } } else { inner };
-        YNode { loc: loc.clone(), kind: YKind::Map(vec![(key.to_string(), loc.clone(), inner)]) }
-    })
+    let wrap_map = |key: &str, inner: YNode| YNode {
+        loc: loc.clone(),
+        kind: YKind::Map(vec![(key.to_string(), loc.clone(), inner)]),
+    };
+    path.split('.')
+        .rev()
+        .fold(value, |inner, seg| match seg.split_once('[') {
+            Some((key, rest)) => {
+                let index: usize = rest.trim_end_matches(']').parse().unwrap_or(0);
+                // Items before `index` stand in with the same location.
+                let items = vec![inner; index + 1];
+                wrap_map(
+                    key,
+                    YNode {
+                        loc: loc.clone(),
+                        kind: YKind::Seq(items),
+                    },
+                )
+            }
+            None => wrap_map(seg, inner),
+        })
 }

@@ -35,7 +35,13 @@ impl std::fmt::Display for Loc {
 impl Loc {
     /// The location of the whole source (for errors that have no better place).
     pub fn whole(source: &Arc<Source>) -> Self {
-        Self { source: source.clone(), offset: 0, len: 0, line: 1, col: 1 }
+        Self {
+            source: source.clone(),
+            offset: 0,
+            len: 0,
+            line: 1,
+            col: 1,
+        }
     }
 
     /// The location at byte `offset` of `source`.
@@ -44,7 +50,13 @@ impl Loc {
         let before = &source.text[..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Self { source: source.clone(), offset, len, line, col }
+        Self {
+            source: source.clone(),
+            offset,
+            len,
+            line,
+            col,
+        }
     }
 }
 
@@ -167,13 +179,23 @@ fn path_segments(path: &str) -> Vec<Seg<'_>> {
 pub fn parse(source: &Arc<Source>) -> Result<YNode, YamlError> {
     let docs = MarkedYaml::load_from_str(&source.text).map_err(|e| {
         let m = e.marker();
-        YamlError { loc: Loc::at(source, char_to_byte(&source.text, m.index()), 1), message: e.info().to_string() }
+        YamlError {
+            loc: Loc::at(source, char_to_byte(&source.text, m.index()), 1),
+            message: e.info().to_string(),
+        }
     })?;
     match docs.len() {
-        0 => Ok(YNode { loc: Loc::whole(source), kind: YKind::Null }),
+        0 => Ok(YNode {
+            loc: Loc::whole(source),
+            kind: YKind::Null,
+        }),
         1 => convert(source, &docs[0]),
         _ => Err(YamlError {
-            loc: Loc::at(source, char_to_byte(&source.text, docs[1].span.start.index()), 1),
+            loc: Loc::at(
+                source,
+                char_to_byte(&source.text, docs[1].span.start.index()),
+                1,
+            ),
             message: "a pipeline file holds one YAML document; found a second one".into(),
         }),
     }
@@ -181,7 +203,9 @@ pub fn parse(source: &Arc<Source>) -> Result<YNode, YamlError> {
 
 /// saphyr counts positions in characters; our locations are byte offsets.
 fn char_to_byte(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(b, _)| b)
 }
 
 fn loc_of(source: &Arc<Source>, node: &MarkedYaml<'_>) -> Loc {
@@ -195,9 +219,12 @@ fn convert(source: &Arc<Source>, node: &MarkedYaml<'_>) -> Result<YNode, YamlErr
     let kind = match &node.data {
         YamlData::Value(s) => scalar(s),
         YamlData::Representation(text, _, _) => YKind::Str(text.to_string()),
-        YamlData::Sequence(items) => {
-            YKind::Seq(items.iter().map(|i| convert(source, i)).collect::<Result<_, _>>()?)
-        }
+        YamlData::Sequence(items) => YKind::Seq(
+            items
+                .iter()
+                .map(|i| convert(source, i))
+                .collect::<Result<_, _>>()?,
+        ),
         YamlData::Mapping(map) => {
             let mut entries = Vec::with_capacity(map.len());
             for (k, v) in map.iter() {
@@ -220,9 +247,17 @@ fn convert(source: &Arc<Source>, node: &MarkedYaml<'_>) -> Result<YNode, YamlErr
         }
         YamlData::Tagged(_, inner) => return convert(source, inner),
         YamlData::Alias(_) => {
-            return Err(YamlError { loc, message: "YAML aliases (*name) are not supported in pipeline files".into() });
+            return Err(YamlError {
+                loc,
+                message: "YAML aliases (*name) are not supported in pipeline files".into(),
+            });
         }
-        YamlData::BadValue => return Err(YamlError { loc, message: "invalid YAML value".into() }),
+        YamlData::BadValue => {
+            return Err(YamlError {
+                loc,
+                message: "invalid YAML value".into(),
+            });
+        }
     };
     Ok(YNode { loc, kind })
 }
@@ -242,7 +277,10 @@ mod tests {
     use super::*;
 
     fn src(text: &str) -> Arc<Source> {
-        Arc::new(Source { name: "p.yaml".into(), text: text.into() })
+        Arc::new(Source {
+            name: "p.yaml".into(),
+            text: text.into(),
+        })
     }
 
     #[test]

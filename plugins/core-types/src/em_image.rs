@@ -24,7 +24,11 @@ pub struct EmImage {
 const LAYOUT_VERSION: i64 = 1;
 
 impl EmImage {
-    pub fn new(data: Array2<f32>, pixel_size_nm: f64, source: impl Into<String>) -> Result<Self, StageError> {
+    pub fn new(
+        data: Array2<f32>,
+        pixel_size_nm: f64,
+        source: impl Into<String>,
+    ) -> Result<Self, StageError> {
         if !(pixel_size_nm.is_finite() && pixel_size_nm > 0.0) {
             return Err(StageError::input(format!(
                 "pixel size must be a positive number of nm, got {pixel_size_nm}"
@@ -33,7 +37,11 @@ impl EmImage {
         if data.is_empty() {
             return Err(StageError::input("EM image has no pixels"));
         }
-        Ok(Self { data, pixel_size_nm, source: source.into() })
+        Ok(Self {
+            data,
+            pixel_size_nm,
+            source: source.into(),
+        })
     }
 
     pub fn height(&self) -> usize {
@@ -84,7 +92,9 @@ mod tests {
         f.close().unwrap();
         let f = File::open(&p).unwrap();
         assert_eq!(EmImage::read(&f.group("image").unwrap()).unwrap(), img);
-        let err = EmImage::read(&f.group("other").unwrap()).unwrap_err().to_string();
+        let err = EmImage::read(&f.group("other").unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("corrflow_type"), "{err}");
     }
 

@@ -24,7 +24,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use corrflow_stage::{
-    InputBinding, ParamError, Plugin, PortSpec, Ports, Registry, RunContext, Scope, StageError, TypedStage,
+    InputBinding, ParamError, Plugin, PortSpec, Ports, Registry, RunContext, Scope, StageError,
+    TypedStage,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,8 @@ impl Plugin for ExecPlugin {
 
 fn valid_port(name: &str) -> bool {
     let mut c = name.chars();
-    c.next().is_some_and(|c| c.is_ascii_alphabetic()) && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    c.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn validate(p: &ExecParams) -> Result<(), ParamError> {
@@ -81,15 +83,24 @@ fn validate(p: &ExecParams) -> Result<(), ParamError> {
         return Err(ParamError::new("program", "must name a program"));
     }
     if p.version.trim().is_empty() {
-        return Err(ParamError::new("version", "must not be empty (it enters the cache key)"));
+        return Err(ParamError::new(
+            "version",
+            "must not be empty (it enters the cache key)",
+        ));
     }
     if p.outputs.is_empty() {
-        return Err(ParamError::new("outputs", "declare at least one output port"));
+        return Err(ParamError::new(
+            "outputs",
+            "declare at least one output port",
+        ));
     }
     for (kind, map) in [("inputs", &p.inputs), ("outputs", &p.outputs)] {
         for (name, ty) in map {
             if !valid_port(name) {
-                return Err(ParamError::new(format!("{kind}.{name}"), "port names use letters, digits and '_'"));
+                return Err(ParamError::new(
+                    format!("{kind}.{name}"),
+                    "port names use letters, digits and '_'",
+                ));
             }
             if ty.trim().is_empty() {
                 return Err(ParamError::new(format!("{kind}.{name}"), "needs a type"));
@@ -97,15 +108,26 @@ fn validate(p: &ExecParams) -> Result<(), ParamError> {
         }
     }
     if p.timeout_s.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
-        return Err(ParamError::new("timeout_s", "must be a positive number of seconds"));
+        return Err(ParamError::new(
+            "timeout_s",
+            "must be a positive number of seconds",
+        ));
     }
     Ok(())
 }
 
 fn ports(p: &ExecParams) -> Ports {
     Ports {
-        inputs: p.inputs.iter().map(|(n, t)| PortSpec::new(n, t, "declared in params.inputs")).collect(),
-        outputs: p.outputs.iter().map(|(n, t)| PortSpec::new(n, t, "declared in params.outputs")).collect(),
+        inputs: p
+            .inputs
+            .iter()
+            .map(|(n, t)| PortSpec::new(n, t, "declared in params.inputs"))
+            .collect(),
+        outputs: p
+            .outputs
+            .iter()
+            .map(|(n, t)| PortSpec::new(n, t, "declared in params.outputs"))
+            .collect(),
     }
 }
 
@@ -172,7 +194,12 @@ pub fn request(p: &ExecParams, ctx: &RunContext<'_>) -> Value {
     let inputs: serde_json::Map<String, Value> = ctx
         .inputs
         .iter()
-        .map(|(port, b)| (port.clone(), binding_json(p.inputs.get(port).map_or("", String::as_str), b)))
+        .map(|(port, b)| {
+            (
+                port.clone(),
+                binding_json(p.inputs.get(port).map_or("", String::as_str), b),
+            )
+        })
         .collect();
     json!({
         "protocol": 1,
@@ -185,13 +212,18 @@ pub fn request(p: &ExecParams, ctx: &RunContext<'_>) -> Value {
 }
 
 fn resolve_program(program: &str, workdir: &Path) -> PathBuf {
-    if program.contains('/') { workdir.join(program) } else { PathBuf::from(program) }
+    if program.contains('/') {
+        workdir.join(program)
+    } else {
+        PathBuf::from(program)
+    }
 }
 
 fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
     let dir = tempfile::tempdir().map_err(|e| StageError::io(std::env::temp_dir(), e))?;
     let req_path = dir.path().join("request.json");
-    let req = serde_json::to_vec_pretty(&request(p, ctx)).map_err(|e| StageError::other(e.to_string()))?;
+    let req = serde_json::to_vec_pretty(&request(p, ctx))
+        .map_err(|e| StageError::other(e.to_string()))?;
     std::fs::write(&req_path, req).map_err(|e| StageError::io(&req_path, e))?;
     let program = resolve_program(&p.program, &ctx.workdir);
     let mut cmd = Command::new(&program);
@@ -229,9 +261,16 @@ fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) => {}
-            Err(e) => return Err(StageError::other(format!("waiting for '{}': {e}", program.display()))),
+            Err(e) => {
+                return Err(StageError::other(format!(
+                    "waiting for '{}': {e}",
+                    program.display()
+                )));
+            }
         }
-        if p.timeout_s.is_some_and(|t| start.elapsed() > Duration::from_secs_f64(t)) {
+        if p.timeout_s
+            .is_some_and(|t| start.elapsed() > Duration::from_secs_f64(t))
+        {
             let _ = child.kill();
             let _ = child.wait();
             return Err(StageError::other(format!(
@@ -250,7 +289,14 @@ fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
         }
     }
     if !status.success() {
-        let tail: Vec<&str> = stderr.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         return Err(StageError::other(format!(
             "program '{}' failed ({status}); its stderr ends with:\n{}",
             program.display(),

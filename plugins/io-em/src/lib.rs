@@ -51,8 +51,10 @@ mod convert;
 mod error;
 mod meta;
 mod png_read;
+mod stage;
 mod tiff_read;
 mod write;
+pub use stage::{IoEm, IoEmParams, IoEmPlugin};
 
 use std::fmt;
 use std::io::Read;

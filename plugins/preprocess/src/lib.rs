@@ -32,8 +32,10 @@ mod gaussian;
 mod intensity;
 mod median;
 mod resample;
+mod stage;
 mod steps;
 mod util;
+pub use stage::{PreprocessEm, PreprocessParams, PreprocessPlugin};
 
 pub use background::{BackgroundMode, flatten_background};
 pub use clahe::{MAX_CLAHE_NBINS, MAX_CLAHE_TABLE, clahe};

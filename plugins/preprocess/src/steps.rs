@@ -114,6 +114,88 @@ impl Step {
         }
     }
 
+    /// Checks the parameters that do not depend on the image (ranges, parity), so that a pipeline
+    /// is rejected before it runs. `apply` calls this too.
+    pub fn validate(&self) -> Result<(), PreprocessError> {
+        let positive = |name: &'static str, v: f64, unit: &str| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(PreprocessError::param(
+                    name,
+                    v,
+                    format!("must be finite and > 0 {unit}"),
+                ))
+            }
+        };
+        match self {
+            Step::PercentileNormalize { low, high } => {
+                for (name, v) in [("low", *low), ("high", *high)] {
+                    if !(0.0..=100.0).contains(&v) {
+                        return Err(PreprocessError::param(
+                            name,
+                            v,
+                            "must be a percentile in 0..=100",
+                        ));
+                    }
+                }
+                if low >= high {
+                    return Err(PreprocessError::param(
+                        "low",
+                        low,
+                        format!("must be below high ({high})"),
+                    ));
+                }
+                Ok(())
+            }
+            Step::Clahe {
+                kernel_size_px,
+                clip_limit,
+                nbins,
+            } => {
+                if !(clip_limit.is_finite() && *clip_limit >= 0.0) {
+                    return Err(PreprocessError::param(
+                        "clip_limit",
+                        clip_limit,
+                        "must be finite and >= 0",
+                    ));
+                }
+                if !(1..=crate::MAX_CLAHE_NBINS).contains(nbins) {
+                    return Err(PreprocessError::param(
+                        "nbins",
+                        nbins,
+                        format!("must be in 1..={}", crate::MAX_CLAHE_NBINS),
+                    ));
+                }
+                if let Some([r, c]) = kernel_size_px
+                    && (*r == 0 || *c == 0)
+                {
+                    return Err(PreprocessError::param(
+                        "kernel_size_px",
+                        format!("[{r}, {c}]"),
+                        "sides must be >= 1 px",
+                    ));
+                }
+                Ok(())
+            }
+            Step::Gaussian { sigma_nm } | Step::FlattenBackground { sigma_nm, .. } => {
+                positive("sigma_nm", *sigma_nm, "nm")
+            }
+            Step::Median { size_px } => {
+                if *size_px % 2 == 0 || *size_px > crate::MAX_MEDIAN_SIZE {
+                    return Err(PreprocessError::param(
+                        "size_px",
+                        size_px,
+                        format!("must be odd and in 1..={}", crate::MAX_MEDIAN_SIZE),
+                    ));
+                }
+                Ok(())
+            }
+            Step::Invert => Ok(()),
+            Step::Resample { pixel_size_nm } => positive("pixel_size_nm", *pixel_size_nm, "nm"),
+        }
+    }
+
     /// Applies this one step to an image whose pixel size is `pixel_size_nm`
     /// (nm/px); returns the new image and its pixel size in nm/px (changed only
     /// by [`Step::Resample`]).
@@ -123,6 +205,7 @@ impl Step {
         pixel_size_nm: f64,
     ) -> Result<(Array2<f32>, f64), PreprocessError> {
         check_pixel_size("pixel_size_nm", pixel_size_nm)?;
+        self.validate()?;
         let nm_to_px = |name: &'static str, v: f64| -> Result<f64, PreprocessError> {
             if v.is_finite() && v > 0.0 {
                 Ok(v / pixel_size_nm)

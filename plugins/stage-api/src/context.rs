@@ -55,7 +55,17 @@ impl<'a> RunContext<'a> {
         output_path: &'a Path,
         threads: usize,
     ) -> Self {
-        Self { node, sample, samples, inputs, output_path, output: std::cell::OnceCell::new(), threads, workdir: PathBuf::from("."), warnings: Vec::new() }
+        Self {
+            node,
+            sample,
+            samples,
+            inputs,
+            output_path,
+            output: std::cell::OnceCell::new(),
+            threads,
+            workdir: PathBuf::from("."),
+            warnings: Vec::new(),
+        }
     }
 
     /// The path of the entry file. A stage that runs another program may let that program write
@@ -101,7 +111,9 @@ impl<'a> RunContext<'a> {
     pub fn input_file(&self, port: &str) -> Result<&'a Path, StageError> {
         match self.binding(port)? {
             InputBinding::File(p) => Ok(p),
-            other => Err(StageError::input(format!("input '{port}' is not a file: {other:?}"))),
+            other => Err(StageError::input(format!(
+                "input '{port}' is not a file: {other:?}"
+            ))),
         }
     }
 
@@ -109,7 +121,9 @@ impl<'a> RunContext<'a> {
     pub fn input_text(&self, port: &str) -> Result<&'a str, StageError> {
         match self.binding(port)? {
             InputBinding::Text(t) => Ok(t),
-            other => Err(StageError::input(format!("input '{port}' is not text: {other:?}"))),
+            other => Err(StageError::input(format!(
+                "input '{port}' is not text: {other:?}"
+            ))),
         }
     }
 
@@ -125,7 +139,10 @@ impl<'a> RunContext<'a> {
                 .iter()
                 .map(|(s, b)| Ok((s.clone(), open_binding(port, b)?)))
                 .collect(),
-            other => Ok(vec![(self.sample_id().to_string(), open_binding(port, other)?)]),
+            other => Ok(vec![(
+                self.sample_id().to_string(),
+                open_binding(port, other)?,
+            )]),
         }
     }
 
@@ -150,7 +167,9 @@ fn open_binding(port: &str, b: &InputBinding) -> Result<Group, StageError> {
             let f = File::open(file)?;
             Ok(f.group(group)?)
         }
-        other => Err(StageError::input(format!("input '{port}' is not a data entry: {other:?}"))),
+        other => Err(StageError::input(format!(
+            "input '{port}' is not a data entry: {other:?}"
+        ))),
     }
 }
 

@@ -10,14 +10,18 @@ use crate::hdf5::{File, Location};
 /// Create an entry file whose bytes do not depend on when it was written (object time stamps off),
 /// so that two runs of the same task produce identical files.
 pub fn create_file(path: &Path) -> Result<File, StageError> {
-    Ok(File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(path)?)
+    Ok(File::with_options()
+        .with_fcpl(|p| p.obj_track_times(false))
+        .create(path)?)
 }
 
 /// Write a UTF-8 string attribute (h5py reads it as `str`).
 pub fn set_str(loc: &Location, name: &str, value: &str) -> Result<(), StageError> {
     let v = VarLenUnicode::from_str(value)
         .map_err(|e| StageError::other(format!("attribute {name}: {e}")))?;
-    loc.new_attr::<VarLenUnicode>().create(name)?.write_scalar(&v)?;
+    loc.new_attr::<VarLenUnicode>()
+        .create(name)?
+        .write_scalar(&v)?;
     Ok(())
 }
 
@@ -51,7 +55,10 @@ pub fn get_i64(loc: &Location, name: &str) -> Result<i64, StageError> {
 }
 
 fn missing(loc: &Location, name: &str) -> StageError {
-    StageError::input(format!("HDF5 object '{}' has no attribute '{name}'", loc.name()))
+    StageError::input(format!(
+        "HDF5 object '{}' has no attribute '{name}'",
+        loc.name()
+    ))
 }
 
 #[cfg(test)]
@@ -81,6 +88,11 @@ mod tests {
         assert_eq!(get_str(&g, "units").unwrap(), "nm µm²");
         assert_eq!(get_f64(&g, "pixel_size_nm").unwrap(), 4.25);
         assert_eq!(get_i64(&g, "bit_depth").unwrap(), 16);
-        assert!(get_f64(&g, "nope").unwrap_err().to_string().contains("nope"));
+        assert!(
+            get_f64(&g, "nope")
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
     }
 }

@@ -35,7 +35,12 @@ pub struct PortSpec {
 
 impl PortSpec {
     pub fn new(name: impl Into<String>, ty: impl Into<String>, doc: impl Into<String>) -> Self {
-        Self { name: name.into(), ty: ty.into(), doc: doc.into(), optional: false }
+        Self {
+            name: name.into(),
+            ty: ty.into(),
+            doc: doc.into(),
+            optional: false,
+        }
     }
 
     pub fn optional(mut self) -> Self {

@@ -53,4 +53,3 @@ impl Registry {
             .map(|(_, c)| c)
     }
 }
-

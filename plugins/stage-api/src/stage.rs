@@ -32,7 +32,11 @@ pub trait Stage: Send + Sync + 'static {
     fn run(&self, params: &Value, ctx: &mut RunContext<'_>) -> Result<(), StageError>;
     /// Write human-readable files (TIFF, CSV, PNG…) from a committed entry into `ctx.dir`.
     /// Returns the files written. The default exports nothing.
-    fn export(&self, _params: &Value, _ctx: &ExportContext<'_>) -> Result<Vec<PathBuf>, StageError> {
+    fn export(
+        &self,
+        _params: &Value,
+        _ctx: &ExportContext<'_>,
+    ) -> Result<Vec<PathBuf>, StageError> {
         Ok(Vec::new())
     }
     /// The number of threads one task of this stage can use well (a scheduling hint).
@@ -56,7 +60,11 @@ pub trait TypedStage: Send + Sync + 'static {
         Ok(())
     }
     fn run(&self, params: &Self::Params, ctx: &mut RunContext<'_>) -> Result<(), StageError>;
-    fn export(&self, _params: &Self::Params, _ctx: &ExportContext<'_>) -> Result<Vec<PathBuf>, StageError> {
+    fn export(
+        &self,
+        _params: &Self::Params,
+        _ctx: &ExportContext<'_>,
+    ) -> Result<Vec<PathBuf>, StageError> {
         Ok(Vec::new())
     }
     fn threads_hint(&self) -> usize {
