@@ -107,7 +107,7 @@ impl Graph {
 pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Graph, Diagnostics> {
     let mut diags = Diagnostics::default();
     // 1. Stages and params.
-    let mut partial: Vec<Option<(Arc<dyn Stage>, Value, Ports)>> = Vec::new();
+    let mut partial: Vec<Option<Resolved>> = Vec::new();
     for def in &p.nodes {
         partial.push(resolve_stage(def, registry, &mut diags));
     }
@@ -311,11 +311,10 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
     Ok(Graph { nodes, order, dag })
 }
 
-fn resolve_stage(
-    def: &NodeDef,
-    registry: &Registry,
-    diags: &mut Diagnostics,
-) -> Option<(Arc<dyn Stage>, Value, Ports)> {
+/// A node's stage with its canonical params and ports.
+type Resolved = (Arc<dyn Stage>, Value, Ports);
+
+fn resolve_stage(def: &NodeDef, registry: &Registry, diags: &mut Diagnostics) -> Option<Resolved> {
     let Some(stage) = registry.get(&def.stage) else {
         let mut d = Diag::at(&def.stage_loc, format!("unknown stage '{}'", def.stage));
         d = match registry.closest(&def.stage) {
@@ -332,7 +331,7 @@ fn resolve_stage(
         Err(e) => {
             diags.push(
                 Diag::at(
-                    &def.param_loc(&e.path),
+                    &def.param_loc(&e.path, &e.message),
                     format!("node '{}' ({}): {e}", def.id, def.stage),
                 )
                 .help(format!(
@@ -347,7 +346,7 @@ fn resolve_stage(
         Ok(ports) => Some((stage.clone(), params, ports)),
         Err(e) => {
             diags.push(Diag::at(
-                &def.param_loc(&e.path),
+                &def.param_loc(&e.path, &e.message),
                 format!("node '{}' ({}): {e}", def.id, def.stage),
             ));
             None

@@ -79,6 +79,10 @@ impl From<crate::diagnostic::Diag> for CliError {
 
 /// Run the CLI with the given stage registry.
 pub fn main_with(registry: Registry) -> ExitCode {
+    // Long messages stay on one line: logs and `grep` see whole diagnostics.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(&registry, a),

@@ -318,15 +318,11 @@ fn check_or_repair(sh: &Shared<'_>, t: usize, m: Manifest) -> Result<Manifest, S
 /// Bindings for a task's inputs, from the plan's recipe.
 fn bindings(sh: &Shared<'_>, t: usize) -> Result<BTreeMap<String, InputBinding>, String> {
     let task = &sh.plan.tasks[t];
-    let node = &sh.g.nodes[task.node];
     let mut out = BTreeMap::new();
     for (port, id) in &task.recipe.inputs {
         let files = task.sources.get(port).cloned().unwrap_or_default();
         let mut file_iter = files.into_iter();
-        out.insert(
-            port.clone(),
-            binding(sh, t, node, port, id, &mut file_iter)?,
-        );
+        out.insert(port.clone(), binding(sh, t, port, id, &mut file_iter)?);
     }
     Ok(out)
 }
@@ -334,7 +330,6 @@ fn bindings(sh: &Shared<'_>, t: usize) -> Result<BTreeMap<String, InputBinding>,
 fn binding(
     sh: &Shared<'_>,
     t: usize,
-    node: &crate::graph::GNode,
     port: &str,
     id: &InputId,
     files: &mut impl Iterator<Item = String>,
@@ -358,7 +353,7 @@ fn binding(
         InputId::PerSample { items } => InputBinding::PerSample(
             items
                 .iter()
-                .map(|(s, id)| Ok((s.clone(), binding(sh, t, node, port, id, files)?)))
+                .map(|(s, id)| Ok((s.clone(), binding(sh, t, port, id, files)?)))
                 .collect::<Result<_, String>>()?,
         ),
     })

@@ -64,14 +64,14 @@ pub struct InputRef {
 
 impl NodeDef {
     /// The best location for a problem with the parameter at `path` (e.g. `steps[1].sigma_nm`).
-    pub fn param_loc(&self, path: &str) -> Loc {
+    pub fn param_loc(&self, path: &str, message: &str) -> Loc {
         let mut best: Option<&Loc> = None;
         for n in &self.params_nodes {
-            let (node, found) = n.locate(path);
+            let (loc, found) = n.error_loc(path, message);
             if found {
-                return node.loc.clone();
+                return loc.clone();
             }
-            best.get_or_insert(&node.loc);
+            best.get_or_insert(loc);
         }
         best.cloned().unwrap_or_else(|| self.params_loc.clone())
     }
@@ -136,12 +136,14 @@ fn load_file_from(
     };
     let file: PipelineFile = serde_path_to_error::deserialize(root.to_json()).map_err(|e| {
         let p = e.path().to_string();
-        let (node, found) = root.locate(&p);
-        let mut msg = e.into_inner().to_string();
-        if !found && p != "." {
-            msg = format!("{p}: {msg}");
-        }
-        Diag::at(&node.loc, msg).help("see `corrflow schema` for the pipeline format")
+        let msg = e.into_inner().to_string();
+        let (loc, found) = root.error_loc(&p, &msg);
+        let msg = if !found && p != "." {
+            format!("{p}: {msg}")
+        } else {
+            msg
+        };
+        Diag::at(loc, msg).help("see `corrflow schema` for the pipeline format")
     })?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let here = |key: &str| {
@@ -267,7 +269,12 @@ fn load_file_from(
         let params_y = ny.get("params").cloned();
         match p.nodes.iter_mut().find(|n| n.id == spec.id) {
             Some(existing) => {
-                // Override a node of an included pipeline.
+                // Override a node of an included pipeline. Another stage starts from empty params
+                // (the base's params belong to the base's stage).
+                if spec.stage.as_ref().is_some_and(|s| *s != existing.stage) {
+                    existing.params = Value::Object(Default::default());
+                    existing.params_nodes.clear();
+                }
                 if let Some(stage) = &spec.stage {
                     existing.stage = stage.clone();
                     existing.stage_loc = loc_of("stage");

@@ -16,7 +16,8 @@ pub struct PipelineFile {
     /// per name, so two pipelines may share one cache folder.
     pub name: Option<String>,
     /// Base pipeline file(s) that this file extends, relative to this file. Nodes with the same id
-    /// are overridden: `stage` and `inputs` replace the base's, `params` are merged key by key.
+    /// are overridden: `stage` and `inputs` replace the base's; `params` are merged key by key
+    /// (lists are replaced), unless `stage` names another implementation, which starts afresh.
     pub include: Option<Includes>,
     /// Cache folder, relative to this file (default `.corrflow/cache`).
     pub cache: Option<String>,

@@ -127,6 +127,27 @@ impl YNode {
         (node, true)
     }
 
+    /// The best location for a serde error at `path`: the value there, or — for "unknown field `x`"
+    /// — the key `x` itself.
+    pub fn error_loc(&self, path: &str, message: &str) -> (&Loc, bool) {
+        let (node, found) = self.locate(path);
+        if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
+            if let Some(l) = node.key_loc(field) {
+                return (l, true);
+            }
+            // serde may report the path of the unknown field itself.
+            let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+            let (pnode, _) = self.locate(parent);
+            if let Some(l) = pnode.key_loc(field) {
+                return (l, true);
+            }
+        }
+        (&node.loc, found)
+    }
+
     /// Convert to JSON for typed deserialization.
     pub fn to_json(&self) -> Value {
         match &self.kind {

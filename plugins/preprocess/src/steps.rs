@@ -401,7 +401,10 @@ mod tests {
                 assert_eq!((index, op), (1, "median"));
                 assert!(matches!(
                     *source,
-                    PreprocessError::InvalidParameter { name: "size", .. }
+                    PreprocessError::InvalidParameter {
+                        name: "size_px",
+                        ..
+                    }
                 ));
             }
             other => panic!("unexpected {other:?}"),

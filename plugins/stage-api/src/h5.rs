@@ -4,6 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::StageError;
+use crate::hdf5::file::FileCloseDegree;
 use crate::hdf5::types::VarLenUnicode;
 use crate::hdf5::{File, Location};
 
@@ -12,6 +13,9 @@ use crate::hdf5::{File, Location};
 pub fn create_file(path: &Path) -> Result<File, StageError> {
     Ok(File::with_options()
         .with_fcpl(|p| p.obj_track_times(false))
+        // Closing the file closes every object still open in it, so the file is complete and
+        // released when `close` returns (a leaked handle cannot keep it open and locked).
+        .with_fapl(|p| p.fclose_degree(FileCloseDegree::Strong))
         .create(path)?)
 }
 

@@ -1,0 +1,141 @@
+//! Killing a run at random points never corrupts the cache: the rerun completes and its results
+//! are bit-identical to a clean run. A corrupted entry is detected and recomputed.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{BIN, Exp};
+
+const SLOW: &str = r#"name: exp
+samples:
+  table: samples.csv
+nodes:
+  - id: em
+    stage: io.em
+    inputs: { file: sample.em }
+  - id: pre
+    stage: preprocess.em
+    inputs: { image: em.image }
+    params:
+      steps:
+        - { op: percentile_normalize }
+        - { op: median, size_px: 9 }
+        - { op: clahe }
+"#;
+
+#[test]
+fn kill_during_run_then_rerun_gives_identical_results() {
+    let clean = Exp::new();
+    clean.samples(8, 160);
+    clean.write("pipeline.yaml", SLOW);
+    let t = std::time::Instant::now();
+    clean.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
+    let cold = t.elapsed();
+    let expected = clean.results();
+    assert_eq!(expected.len(), 8);
+
+    let exp = Exp::new();
+    exp.samples(8, 160);
+    exp.write("pipeline.yaml", SLOW);
+    // Kill at spread-out points of the cold run (a few ms to most of its length).
+    let mut kills = 0;
+    for i in 0..6u64 {
+        let delay = Duration::from_millis(5 + (cold.as_millis() as u64 * (i * 37 % 100)) / 140);
+        let mut child = Command::new(BIN)
+            .args(["run", "pipeline.yaml", "-j", "2", "-q"])
+            .current_dir(exp.dir.path())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever is committed is intact: status works and lists only fresh or missing tasks.
+        for (_, _, state, _) in exp.status("pipeline.yaml") {
+            assert!(state == "fresh" || state == "missing", "{state}");
+        }
+    }
+    assert!(
+        kills >= 3,
+        "the run should have been killed several times (killed {kills})"
+    );
+    exp.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
+    assert!(
+        exp.status("pipeline.yaml")
+            .iter()
+            .all(|(_, _, s, _)| s == "fresh")
+    );
+    assert_eq!(
+        exp.results(),
+        expected,
+        "results after kills equal a clean run's"
+    );
+    // Entries are bit-identical too: the same keys with the same checksums.
+    assert_eq!(checksums(&exp), checksums(&clean));
+}
+
+fn checksums(exp: &Exp) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for shard in std::fs::read_dir(exp.path(".corrflow/cache/entries"))
+        .unwrap()
+        .flatten()
+    {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|e| e == "json") {
+                let m: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+                out.push((
+                    m["key"].as_str().unwrap().to_string(),
+                    m["checksum"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn corrupt_entry_is_detected_and_recomputed() {
+    let exp = Exp::new();
+    exp.samples(2, 48);
+    exp.write("pipeline.yaml", SLOW);
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    let expected = exp.results();
+    // Damage the data file of em/s0's entry.
+    let mut damaged = None;
+    for shard in std::fs::read_dir(exp.path(".corrflow/cache/entries"))
+        .unwrap()
+        .flatten()
+    {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                let m: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                if m["node"] == "em" && m["sample"] == "s0" {
+                    let data = shard.path().join(m["data_file"].as_str().unwrap());
+                    let mut bytes = std::fs::read(&data).unwrap();
+                    let n = bytes.len();
+                    bytes[n - 100] ^= 0xff;
+                    std::fs::write(&data, bytes).unwrap();
+                    damaged = Some(data);
+                }
+            }
+        }
+    }
+    let damaged = damaged.expect("found em/s0");
+    // pre/s0 must rerun (forced), reads em/s0, finds it corrupt, recomputes it, warns by name.
+    let r = exp.run(&["run", "pipeline.yaml", "--force", "pre"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("is corrupt")
+            && r.stderr
+                .contains(damaged.file_name().unwrap().to_str().unwrap()),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(exp.results(), expected);
+}

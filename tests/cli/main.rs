@@ -1,0 +1,10 @@
+//! The integration tests: they drive the real `corrflow` binary (and, where a test needs a stage
+//! that the binary does not have, the engine library with a custom registry).
+
+mod common;
+mod diagnostics;
+mod engine_api;
+mod exec_stage;
+mod kill;
+mod rerun;
+mod subcommands;

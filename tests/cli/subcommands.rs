@@ -1,0 +1,173 @@
+//! schema, stages, dag, explain, init, gc.
+
+use crate::common::{Exp, PIPELINE};
+
+#[test]
+fn checked_in_schema_is_current() {
+    let exp = Exp::new();
+    let r = exp.run(&["schema"]);
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/pipeline.schema.json"
+    ))
+    .unwrap();
+    assert!(
+        r.ok().stdout == checked_in,
+        "schemas/pipeline.schema.json is stale: regenerate it with `cargo run -- schema --out schemas/pipeline.schema.json`"
+    );
+    let v: serde_json::Value = serde_json::from_str(&checked_in).unwrap();
+    // Per-stage params schemas are embedded, with their definitions.
+    let all_of = v["$defs"]["NodeSpec"]["allOf"].as_array().unwrap();
+    assert!(
+        all_of
+            .iter()
+            .any(|b| b["if"]["properties"]["stage"]["const"] == "preprocess.em")
+    );
+    assert!(
+        v["$defs"].get("preprocess.em.Step").is_some(),
+        "{:?}",
+        v["$defs"].as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn stages_lists_and_describes() {
+    let exp = Exp::new();
+    let r = exp.run(&["stages"]);
+    for id in ["io.em", "preprocess.em", "exec", "exec.aggregate"] {
+        assert!(r.ok().stdout.contains(id), "{}", r.stdout);
+    }
+    let r = exp.run(&["stages", "preprocess.em"]);
+    assert!(
+        r.ok().stdout.contains("percentile_normalize") && r.stdout.contains("em_image"),
+        "{}",
+        r.stdout
+    );
+    let j = exp.run(&["stages", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&j.ok().stdout).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["version"].is_string() && s["params_schema"].is_object())
+    );
+    exp.run(&["stages", "preproces.em"])
+        .fails_with(2, &["did you mean 'preprocess.em'"]);
+}
+
+#[test]
+fn dag_exports_dot_and_mermaid() {
+    let exp = Exp::new();
+    exp.samples(1, 16);
+    exp.write("pipeline.yaml", PIPELINE);
+    let dot = exp.run(&["dag", "pipeline.yaml"]);
+    assert!(dot.ok().stdout.starts_with("digraph pipeline {"));
+    assert!(
+        dot.stdout
+            .contains("\"em\" -> \"pre\" [label=\"image → image\"]"),
+        "{}",
+        dot.stdout
+    );
+    let m = exp.run(&["dag", "pipeline.yaml", "--format", "mermaid"]);
+    assert!(m.ok().stdout.starts_with("flowchart LR"));
+    assert!(
+        m.stdout.contains("em -- \"image → image\" --> pre"),
+        "{}",
+        m.stdout
+    );
+}
+
+#[test]
+fn explain_shows_params_inputs_and_keys() {
+    let exp = Exp::new();
+    exp.samples(2, 16);
+    exp.write("pipeline.yaml", PIPELINE);
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    let r = exp.run(&["explain", "pipeline.yaml", "pre"]);
+    let out = &r.ok().stdout;
+    assert!(out.contains("stage preprocess.em version 1"), "{out}");
+    assert!(
+        out.contains("\"high\": 99.5"),
+        "defaults are filled in: {out}"
+    );
+    assert!(out.contains("image ← em.image"), "{out}");
+    assert!(
+        out.contains("s1  key ") && out.contains("fresh") && out.contains("entry "),
+        "{out}"
+    );
+}
+
+#[test]
+fn init_scaffolds_a_runnable_experiment() {
+    let exp = Exp::new();
+    exp.run(&["init", "study"]).ok();
+    let text = std::fs::read_to_string(exp.path("study/pipeline.yaml")).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=.corrflow/pipeline.schema.json"));
+    assert!(exp.path("study/.corrflow/pipeline.schema.json").exists());
+    exp.run(&["init", "study"]).fails_with(2, &["exists"]);
+    // Fill in the samples table and run it.
+    exp.image("study/a.tif", 1, 64, 64);
+    exp.write("study/samples.csv", "id,em,condition\na,a.tif,ctrl\n");
+    exp.run(&["run", "study/pipeline.yaml"]).ok();
+    assert!(exp.path("study/results/a/pre.tif").exists());
+}
+
+#[test]
+fn gc_removes_only_unreferenced_entries() {
+    let exp = Exp::new();
+    exp.samples(2, 24);
+    exp.write("pipeline.yaml", PIPELINE);
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    exp.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("sigma_nm: 8.0", "sigma_nm: 9.0"),
+    );
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    // The sigma 8 entries of `pre` are no longer referenced.
+    let dry = exp.run(&["gc", "pipeline.yaml", "--grace", "0", "--dry-run"]);
+    assert!(
+        dry.ok()
+            .stdout
+            .starts_with("would remove 2 unreferenced entries"),
+        "{}",
+        dry.stdout
+    );
+    let r = exp.run(&["gc", "pipeline.yaml", "--grace", "0"]);
+    assert!(
+        r.ok()
+            .stdout
+            .starts_with("removed 2 unreferenced entries (4 files"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 4));
+    // With the default grace period, young entries are kept.
+    exp.write("pipeline.yaml", PIPELINE);
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    exp.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("sigma_nm: 8.0", "sigma_nm: 9.0"),
+    );
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    assert!(
+        exp.run(&["gc", "pipeline.yaml"])
+            .ok()
+            .stdout
+            .starts_with("removed 0")
+    );
+}
+
+#[test]
+fn example_pipelines_validate() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines");
+    let exp = Exp::new();
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            exp.run(&["validate", p.to_str().unwrap()]).ok();
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no example pipeline in pipelines/");
+}
