@@ -24,6 +24,24 @@ with h5py.File(req["output"]["file"], "w") as f:
 print("corrflow:warning: mean computed by python")
 "#;
 
+/// Reads the cache with h5py: each `py` entry's mean is twice the mean of its `em` image.
+const CHECK: &str = r#"
+import glob, json, sys
+import h5py
+root = sys.argv[1]
+ms = [json.load(open(m)) for m in glob.glob(root + "/entries/*/*.json")]
+py = [m for m in ms if m["node"] == "py"]
+em = {m["sample"]: m for m in ms if m["node"] == "em"}
+assert len(py) == 2, len(py)
+for m in py:
+    d = h5py.File(glob.glob(root + "/entries/*/" + m["data_file"])[0])["stats"]
+    e = em[m["sample"]]
+    img = h5py.File(glob.glob(root + "/entries/*/" + e["data_file"])[0])["image/data"][()]
+    assert abs(d.attrs["mean"] - 2 * img.mean()) < 1e-6 * img.mean(), (d.attrs["mean"], img.mean())
+    assert d.attrs["sample"] == m["sample"]
+print("ok")
+"#;
+
 fn pipeline(scale: f64, version: &str) -> String {
     format!(
         "{PIPELINE}  - id: py\n    stage: exec\n    inputs: {{ image: em.image }}\n    params:\n      program: python3\n      args: [stats.py, 'literal; $(not a shell) *']\n      version: '{version}'\n      inputs: {{ image: em_image }}\n      outputs: {{ stats: table }}\n      params: {{ scale: {scale} }}\n"
@@ -49,22 +67,7 @@ fn exec_runs_a_python_program_over_hdf5() {
     // The program's output entry is in the cache; read it back with h5py to check its values.
     let cache = exp.path(".corrflow/cache");
     let check = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import h5py, glob, json, sys, numpy as np\n\
-             ms=[json.load(open(m)) for m in glob.glob(sys.argv[1]+'/entries/*/*.json')]\n\
-             py=[m for m in ms if m['node']=='py']\n\
-             em={m['sample']:m for m in ms if m['node']=='em'}\n\
-             assert len(py)==2, len(py)\n\
-             for m in py:\n\
-               d=h5py.File(glob.glob(sys.argv[1]+'/entries/*/'+m['data_file'])[0])['stats']\n\
-               e=em[m['sample']]\n\
-               img=h5py.File(glob.glob(sys.argv[1]+'/entries/*/'+e['data_file'])[0])['image/data'][()]\n\
-               assert abs(d.attrs['mean']-2*img.mean())<1e-6*img.mean(), (d.attrs['mean'], img.mean())\n\
-               assert d.attrs['sample']==m['sample']\n\
-             print('ok')",
-            cache.to_str().unwrap(),
-        ])
+        .args(["-c", CHECK, cache.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
