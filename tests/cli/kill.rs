@@ -159,3 +159,35 @@ fn corrupt_entry_is_detected_and_recomputed() {
     );
     assert_eq!(exp.results(), expected);
 }
+
+#[test]
+fn concurrent_runs_of_one_pipeline_share_the_cache() {
+    let exp = Exp::new();
+    exp.samples(8, 128);
+    exp.write("pipeline.yaml", SLOW);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["run", "pipeline.yaml", "-j", "2", "-q"])
+                .current_dir(exp.dir.path())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(exp.status("pipeline.yaml").iter().all(|(_, _, s, _)| s == "fresh"));
+    let results = exp.results();
+    assert_eq!(results.len(), 8);
+    // A fifth run finds everything cached and leaves the results as they are.
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 16));
+    assert_eq!(exp.results(), results);
+    let clean = Exp::new();
+    clean.samples(8, 128);
+    clean.write("pipeline.yaml", SLOW);
+    clean.run(&["run", "pipeline.yaml"]).ok();
+    assert_eq!(clean.results(), results, "concurrent runs give the same results as one run");
+}
