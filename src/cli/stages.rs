@@ -85,13 +85,11 @@ pub fn stages(registry: &Registry, a: StagesArgs) -> Result<(), CliError> {
                 }
             }
         }
+        println!("\nparams:");
+        print_params(&d["params_schema"], &d["default_params"]);
         println!(
-            "\ndefault params:\n{}",
-            serde_json::to_string_pretty(&d["default_params"]).unwrap_or_default()
-        );
-        println!(
-            "\nparams schema:\n{}",
-            serde_json::to_string_pretty(&d["params_schema"]).unwrap_or_default()
+            "\n(`corrflow stages {} --json` gives the full JSON Schema)",
+            s.id()
         );
     }
     Ok(())
@@ -112,6 +110,92 @@ pub fn schema(registry: &Registry, a: SchemaArgs) -> Result<(), CliError> {
         None => {
             print!("{text}");
             Ok(())
+        }
+    }
+}
+
+/// One line per top-level parameter: name, type, default, description.
+fn print_params(schema: &serde_json::Value, defaults: &serde_json::Value) {
+    let Some(props) = schema["properties"].as_object() else {
+        println!("  (none)");
+        return;
+    };
+    if props.is_empty() {
+        println!("  (none)");
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    for (name, p) in props {
+        let ty = match (&p["type"], p.get("$ref"), p.get("items")) {
+            (serde_json::Value::String(t), _, Some(items)) if t == "array" => {
+                let inner = items["$ref"].as_str().map_or_else(
+                    || items["type"].to_string(),
+                    |r| r.rsplit('/').next().unwrap_or(r).to_string(),
+                );
+                format!("list of {}", inner.trim_matches('"'))
+            }
+            (serde_json::Value::String(t), _, _) => t.clone(),
+            (serde_json::Value::Array(ts), _, _) => ts
+                .iter()
+                .filter_map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            (_, Some(r), _) => r
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+            _ => "any".to_string(),
+        };
+        let default = if required.contains(&name.as_str()) {
+            "required".to_string()
+        } else {
+            format!(
+                "default {}",
+                defaults
+                    .get(name)
+                    .map_or("none".to_string(), |v| v.to_string())
+            )
+        };
+        let doc = p["description"].as_str().unwrap_or("").replace('\n', " ");
+        println!("  {name:16} {ty:18} {default:24} {doc}");
+        // A list of tagged variants (like preprocess steps): show each variant and its fields.
+        let def = p["items"]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .map(|n| &schema["$defs"][n]);
+        for variant in def
+            .and_then(|d| d["oneOf"].as_array())
+            .into_iter()
+            .flatten()
+        {
+            let props = variant["properties"].as_object();
+            let tag = props
+                .and_then(|ps| {
+                    ps.iter()
+                        .find_map(|(k, v)| v["const"].as_str().map(|c| format!("{k}: {c}")))
+                })
+                .unwrap_or_default();
+            let vdoc = variant["description"]
+                .as_str()
+                .unwrap_or("")
+                .replace('\n', " ");
+            println!("    - {tag:28} {vdoc}");
+            for (field, f) in props
+                .into_iter()
+                .flatten()
+                .filter(|(_, f)| f.get("const").is_none())
+            {
+                let fdefault = f
+                    .get("default")
+                    .map_or(String::new(), |d| format!(" (default {d})"));
+                let fdoc = f["description"].as_str().unwrap_or("").replace('\n', " ");
+                println!("        {field:22} {fdoc}{fdefault}");
+            }
         }
     }
 }
