@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-use corrflow_stage::hdf5::File;
 use corrflow_stage::{ExportContext, InputBinding, RunContext};
 
 use super::exports::Exports;
@@ -443,7 +442,7 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = sh.store.data_path(m);
-    let file = File::open(&path)
+    let file = corrflow_stage::h5::open_file(&path)
         .map_err(|e| format!("cannot open cache entry {}: {e}", path.display()))?;
     let ctx = ExportContext {
         node: node.id(),
@@ -466,7 +465,7 @@ fn check_outputs(node: &crate::graph::GNode, path: &std::path::Path) -> Result<(
         corrflow_stage::h5::create_file(path).map_err(|e| e.to_string())?;
         return Ok(());
     }
-    let file = File::open(path).map_err(|e| {
+    let file = corrflow_stage::h5::open_file(path).map_err(|e| {
         format!(
             "stage {} wrote no readable output file: {e}",
             node.stage.id()

@@ -179,7 +179,7 @@ fn read_total(exp: &Exp) -> (i64, String) {
                     .unwrap();
                     if reff["key"] == key {
                         let mf = r.lookup(key).unwrap();
-                        let f = corrflow_stage::hdf5::File::open(r.data_path(&mf)).unwrap();
+                        let f = h5::open_file(&r.data_path(&mf)).unwrap();
                         let g = f.group("total").unwrap();
                         return (
                             h5::get_i64(&g, "value").unwrap(),

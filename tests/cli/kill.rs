@@ -177,9 +177,17 @@ fn concurrent_runs_of_one_pipeline_share_the_cache() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    assert!(exp.status("pipeline.yaml").iter().all(|(_, _, s, _)| s == "fresh"));
+    assert!(
+        exp.status("pipeline.yaml")
+            .iter()
+            .all(|(_, _, s, _)| s == "fresh")
+    );
     let results = exp.results();
     assert_eq!(results.len(), 8);
     // A fifth run finds everything cached and leaves the results as they are.
@@ -189,5 +197,9 @@ fn concurrent_runs_of_one_pipeline_share_the_cache() {
     clean.samples(8, 128);
     clean.write("pipeline.yaml", SLOW);
     clean.run(&["run", "pipeline.yaml"]).ok();
-    assert_eq!(clean.results(), results, "concurrent runs give the same results as one run");
+    assert_eq!(
+        clean.results(),
+        results,
+        "concurrent runs give the same results as one run"
+    );
 }

@@ -72,9 +72,8 @@ impl EmImage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use corrflow_stage::hdf5::File;
 
     #[test]
     fn round_trip_and_type_check() {
@@ -90,7 +89,7 @@ mod tests {
         img.write(&f.create_group("image").unwrap()).unwrap();
         f.create_group("other").unwrap();
         f.close().unwrap();
-        let f = File::open(&p).unwrap();
+        let f = crate::testutil::open(&p);
         assert_eq!(EmImage::read(&f.group("image").unwrap()).unwrap(), img);
         let err = EmImage::read(&f.group("other").unwrap())
             .unwrap_err()
@@ -105,5 +104,36 @@ mod tests {
             assert!(EmImage::new(d.clone(), bad, "x").is_err());
         }
         assert!(EmImage::new(Array2::zeros((0, 4)), 1.0, "x").is_err());
+    }
+
+    #[test]
+    fn h5py_reads_the_documented_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.h5");
+        let img = EmImage::new(
+            Array2::from_shape_fn((3, 5), |(r, c)| (r * 10 + c) as f32),
+            3.5,
+            "a.tif",
+        )
+        .unwrap();
+        let f = h5::create_file(&p).unwrap();
+        img.write(&f.create_group("image").unwrap()).unwrap();
+        f.close().unwrap();
+        let script = r#"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+g = f["image"]
+img = g["data"][()]                 # float32 (height, width)
+nm = g.attrs["pixel_size_nm"]
+
+assert g.attrs["corrflow_type"] == "em_image" and g.attrs["layout_version"] == 1
+assert img.dtype == np.float32 and img.shape == (3, 5) and img[2, 4] == 24
+assert nm == 3.5 and g.attrs["source"] == "a.tif"
+assert g["data"].attrs["units"] == "intensity (a.u.)"
+print("OK")
+"#;
+        if let Some(out) = crate::testutil::python("em_image h5py", script, &p) {
+            assert_eq!(out.trim(), "OK");
+        }
     }
 }

@@ -232,6 +232,8 @@ fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
         .current_dir(&ctx.workdir)
         .env("CORRFLOW_REQUEST", &req_path)
         .env("CORRFLOW_THREADS", ctx.threads.to_string())
+        // corrflow does not rely on HDF5 file locks; neither should the program (h5py honours this).
+        .env("HDF5_USE_FILE_LOCKING", "FALSE")
         .envs(&p.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

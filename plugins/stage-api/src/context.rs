@@ -164,7 +164,7 @@ impl<'a> RunContext<'a> {
 fn open_binding(port: &str, b: &InputBinding) -> Result<Group, StageError> {
     match b {
         InputBinding::Entry { file, group } => {
-            let f = File::open(file)?;
+            let f = crate::h5::open_file(file)?;
             Ok(f.group(group)?)
         }
         other => Err(StageError::input(format!(

@@ -15,8 +15,20 @@ pub fn create_file(path: &Path) -> Result<File, StageError> {
         .with_fcpl(|p| p.obj_track_times(false))
         // Closing the file closes every object still open in it, so the file is complete and
         // released when `close` returns (a leaked handle cannot keep it open and locked).
-        .with_fapl(|p| p.fclose_degree(FileCloseDegree::Strong))
+        .with_fapl(|p| p.fclose_degree(FileCloseDegree::Strong).file_locking(false))
         .create(path)?)
+}
+
+/// Open an entry file read-only.
+///
+/// HDF5's own file locking is off, here and in [`create_file`]: the cache's commit protocol never
+/// needs it (temp files are private, committed files are never written again), and HDF5 takes its
+/// `flock` on descriptors that child processes inherit, so a program started by one task could
+/// otherwise keep another task's file locked. It also fails on some network file systems.
+pub fn open_file(path: &Path) -> Result<File, StageError> {
+    Ok(File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)?)
 }
 
 /// Write a UTF-8 string attribute (h5py reads it as `str`).
