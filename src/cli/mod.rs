@@ -3,6 +3,7 @@
 mod context;
 mod gc;
 mod init;
+mod inspect;
 mod inspect_graph;
 mod run;
 mod stages;
@@ -44,6 +45,8 @@ enum Command {
     Gc(gc::GcArgs),
     /// Create a new experiment folder: a commented pipeline file and a samples table.
     Init(init::InitArgs),
+    /// Describe a data file: a NanoSIMS .im file's header, masses and counts; an EM image's size and pixel size.
+    Inspect(inspect::InspectArgs),
 }
 
 /// The pipeline file and `--set` overrides, shared by the commands that read a pipeline.
@@ -94,6 +97,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Stages(a) => stages::stages(&registry, a),
         Command::Gc(a) => gc::gc(a),
         Command::Init(a) => init::init(&registry, a),
+        Command::Inspect(a) => inspect::inspect(&registry, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -49,9 +49,11 @@
 
 mod convert;
 mod error;
+mod inspect;
 mod meta;
 mod png_read;
 mod stage;
+pub use inspect::EmInspector;
 mod tiff_read;
 mod write;
 pub use stage::{IoEm, IoEmParams, IoEmPlugin};

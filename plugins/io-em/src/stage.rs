@@ -86,6 +86,6 @@ pub struct IoEmPlugin;
 
 impl Plugin for IoEmPlugin {
     fn build(&self, registry: &mut Registry) {
-        registry.add_stage(IoEm);
+        registry.add_stage(IoEm).add_inspector(crate::EmInspector);
     }
 }

@@ -10,10 +10,21 @@ pub trait Plugin {
     fn build(&self, registry: &mut Registry);
 }
 
-/// Every stage implementation the engine can run, by id.
+/// Something `corrflow inspect FILE` can describe: a plugin's view of its own file format.
+pub trait Inspector: Send + Sync {
+    /// A short name of the format, e.g. `Cameca NanoSIMS image (.im)`.
+    fn format(&self) -> &str;
+    /// Whether this inspector reads the file (`head` holds its first bytes, up to 512).
+    fn claims(&self, path: &std::path::Path, head: &[u8]) -> bool;
+    /// A human-readable description, or with `json` a JSON value (format-specific fields).
+    fn inspect(&self, path: &std::path::Path, json: bool) -> Result<String, String>;
+}
+
+/// Every stage implementation the engine can run, by id, and the file inspectors.
 #[derive(Default, Clone)]
 pub struct Registry {
     stages: BTreeMap<String, Arc<dyn Stage>>,
+    inspectors: Vec<Arc<dyn Inspector>>,
 }
 
 impl Registry {
@@ -25,6 +36,25 @@ impl Registry {
     pub fn add_stage(&mut self, stage: impl Stage) -> &mut Self {
         self.stages.insert(stage.id().to_string(), Arc::new(stage));
         self
+    }
+
+    /// Add a file inspector (later ones are asked first, so a plugin can override another's).
+    pub fn add_inspector(&mut self, inspector: impl Inspector + 'static) -> &mut Self {
+        self.inspectors.insert(0, Arc::new(inspector));
+        self
+    }
+
+    /// The inspector that claims a file, if any.
+    pub fn inspector_for(
+        &self,
+        path: &std::path::Path,
+        head: &[u8],
+    ) -> Option<&Arc<dyn Inspector>> {
+        self.inspectors.iter().find(|i| i.claims(path, head))
+    }
+
+    pub fn inspectors(&self) -> impl Iterator<Item = &Arc<dyn Inspector>> {
+        self.inspectors.iter()
     }
 
     pub fn add_plugin(&mut self, plugin: impl Plugin) -> &mut Self {
