@@ -96,8 +96,8 @@ impl Exp {
             .collect()
     }
 
-    /// Bytes of every file under `results/`, by relative path (the bookkeeping folder excluded).
-    pub fn results(&self) -> Vec<(String, Vec<u8>)> {
+    /// blake3 of every file under `results/`, by relative path (the bookkeeping folder excluded).
+    pub fn results(&self) -> Vec<(String, String)> {
         let root = self.path("results");
         let mut out = Vec::new();
         walk(&root, &root, &mut out);
@@ -106,7 +106,7 @@ impl Exp {
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -118,10 +118,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         if p.is_dir() {
             walk(root, &p, out);
         } else {
-            out.push((
-                p.strip_prefix(root).unwrap().display().to_string(),
-                std::fs::read(&p).unwrap(),
-            ));
+            let hash = blake3::hash(&std::fs::read(&p).unwrap())
+                .to_hex()
+                .to_string();
+            out.push((p.strip_prefix(root).unwrap().display().to_string(), hash));
         }
     }
 }

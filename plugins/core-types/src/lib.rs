@@ -15,7 +15,7 @@ pub mod ion_stack;
 pub mod table;
 pub mod transform;
 
-pub use em_image::EmImage;
+pub use em_image::{EmImage, Storage};
 pub use instances::{Instance, Instances, Mask};
 pub use ion_stack::{IonStack, MassInfo};
 pub use table::{Column, Table, TableColumn};

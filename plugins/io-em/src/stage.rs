@@ -28,7 +28,7 @@ pub struct IoEm;
 impl TypedStage for IoEm {
     type Params = IoEmParams;
     const ID: &'static str = "io.em";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     const DOC: &'static str = "Read an EM image (8/16-bit or float32 grayscale TIFF, multi-page TIFF, PNG; \
 RGB is converted to luminance) with its pixel size from the file's tags or the pixel_size_nm param. \
 Intensities are kept exactly as float32.";
@@ -76,7 +76,8 @@ Intensities are kept exactly as float32.";
             |n| n.to_string_lossy().to_string(),
         );
         let image = EmImage::new(raster.data, pixel_size_nm, name)
-            .map_err(|e| StageError::input(format!("{}: {e}", path.display())))?;
+            .map_err(|e| StageError::input(format!("{}: {e}", path.display())))?
+            .with_compact_storage();
         image.write(&ctx.output_group("image")?)
     }
 }
