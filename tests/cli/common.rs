@@ -96,6 +96,41 @@ impl Exp {
             .collect()
     }
 
+    /// Every committed manifest in the cache, with the path of its data file.
+    pub fn manifests(&self) -> Vec<(Value, PathBuf)> {
+        let mut out = Vec::new();
+        let Ok(shards) = std::fs::read_dir(self.path(".corrflow/cache/entries")) else {
+            return out;
+        };
+        for shard in shards.flatten() {
+            for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+                if f.path().extension().is_some_and(|e| e == "json") {
+                    let m: Value =
+                        serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+                    let data = shard.path().join(m["data_file"].as_str().unwrap());
+                    out.push((m, data));
+                }
+            }
+        }
+        out
+    }
+
+    /// The data file of the entry that `pipeline`'s ref for node/sample points at.
+    pub fn entry_of(&self, pipeline: &str, node: &str, sample: &str) -> PathBuf {
+        let r: Value = serde_json::from_slice(
+            &std::fs::read(self.path(&format!(
+                ".corrflow/cache/refs/{pipeline}/{node}/{sample}.json"
+            )))
+            .unwrap(),
+        )
+        .unwrap();
+        self.manifests()
+            .into_iter()
+            .find(|(m, _)| m["key"] == r["key"])
+            .map(|(_, p)| p)
+            .expect("the ref points at a committed entry")
+    }
+
     /// blake3 of every file under `results/`, by relative path (the bookkeeping folder excluded).
     pub fn results(&self) -> Vec<(String, String)> {
         let root = self.path("results");

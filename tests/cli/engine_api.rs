@@ -155,42 +155,12 @@ fn run_with(reg: &Registry, pipeline: &Path) -> Ran {
 }
 
 fn read_total(exp: &Exp) -> (i64, String) {
-    // Find the aggregate entry through its manifest.
-    for shard in std::fs::read_dir(exp.path(".corrflow/cache/entries"))
-        .unwrap()
-        .flatten()
-    {
-        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            let p = f.path();
-            if p.extension().is_some_and(|e| e == "json") {
-                let m: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-                let r = corrflow::cache::Store::new(exp.path(".corrflow/cache"));
-                let key = m["key"].as_str().unwrap();
-                if m["node"] == "total"
-                    && exp
-                        .path(".corrflow/cache/refs/api/total/_all.json")
-                        .exists()
-                {
-                    let reff: serde_json::Value = serde_json::from_slice(
-                        &std::fs::read(exp.path(".corrflow/cache/refs/api/total/_all.json"))
-                            .unwrap(),
-                    )
-                    .unwrap();
-                    if reff["key"] == key {
-                        let mf = r.lookup(key).unwrap();
-                        let f = h5::open_file(&r.data_path(&mf)).unwrap();
-                        let g = f.group("total").unwrap();
-                        return (
-                            h5::get_i64(&g, "value").unwrap(),
-                            h5::get_str(&g, "seen").unwrap(),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    panic!("no total entry")
+    let f = h5::open_file(&exp.entry_of("api", "total", "_all")).unwrap();
+    let g = f.group("total").unwrap();
+    (
+        h5::get_i64(&g, "value").unwrap(),
+        h5::get_str(&g, "seen").unwrap(),
+    )
 }
 
 #[test]

@@ -85,34 +85,20 @@ fn kill_during_run_then_rerun_gives_identical_results() {
 
 /// Number of committed entries (manifests) in the experiment's cache.
 fn committed(exp: &Exp) -> usize {
-    let Ok(shards) = std::fs::read_dir(exp.path(".corrflow/cache/entries")) else {
-        return 0;
-    };
-    shards
-        .flatten()
-        .filter_map(|s| std::fs::read_dir(s.path()).ok())
-        .flat_map(|d| d.flatten())
-        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
-        .count()
+    exp.manifests().len()
 }
 
 fn checksums(exp: &Exp) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for shard in std::fs::read_dir(exp.path(".corrflow/cache/entries"))
-        .unwrap()
-        .flatten()
-    {
-        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            if f.path().extension().is_some_and(|e| e == "json") {
-                let m: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
-                out.push((
-                    m["key"].as_str().unwrap().to_string(),
-                    m["checksum"].as_str().unwrap().to_string(),
-                ));
-            }
-        }
-    }
+    let mut out: Vec<(String, String)> = exp
+        .manifests()
+        .into_iter()
+        .map(|(m, _)| {
+            (
+                m["key"].as_str().unwrap().to_string(),
+                m["checksum"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     out.sort();
     out
 }
@@ -125,28 +111,11 @@ fn corrupt_entry_is_detected_and_recomputed() {
     exp.run(&["run", "pipeline.yaml"]).ok();
     let expected = exp.results();
     // Damage the data file of em/s0's entry.
-    let mut damaged = None;
-    for shard in std::fs::read_dir(exp.path(".corrflow/cache/entries"))
-        .unwrap()
-        .flatten()
-    {
-        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            let p = f.path();
-            if p.extension().is_some_and(|e| e == "json") {
-                let m: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-                if m["node"] == "em" && m["sample"] == "s0" {
-                    let data = shard.path().join(m["data_file"].as_str().unwrap());
-                    let mut bytes = std::fs::read(&data).unwrap();
-                    let n = bytes.len();
-                    bytes[n - 100] ^= 0xff;
-                    std::fs::write(&data, bytes).unwrap();
-                    damaged = Some(data);
-                }
-            }
-        }
-    }
-    let damaged = damaged.expect("found em/s0");
+    let damaged = exp.entry_of("exp", "em", "s0");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
     // pre/s0 must rerun (forced), reads em/s0, finds it corrupt, recomputes it, warns by name.
     let r = exp.run(&["run", "pipeline.yaml", "--force", "pre"]);
     r.ok();
