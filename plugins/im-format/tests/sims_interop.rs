@@ -1,0 +1,186 @@
+//! The Python `sims` package (the reference reader) reads files written by this crate — both
+//! byte orders, both layouts, u16 and u32 — with identical counts, labels and metadata.
+//! Skipped, with a message, where `python3 -c "import sims"` fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use corrflow_im::{ByteOrder, Layout, PixelType, WriteOptions, write_im};
+
+fn python_with_sims() -> Option<&'static str> {
+    ["python3", "python"].into_iter().find(|py| {
+        Command::new(py)
+            .args(["-c", "import sims"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+/// Reads each file named on the command line with `sims`, prints one JSON line per file and
+/// dumps the data as little-endian u32 to FILE.u32.
+const READ: &str = r#"
+import sys, json, warnings
+import numpy as np
+import sims
+warnings.simplefilter('ignore')
+for path in sys.argv[1:]:
+    s = sims.SIMS(path)
+    h = s.header
+    d = s.data.values
+    np.ascontiguousarray(d.astype('<u4')).tofile(path + '.u32')
+    mt = h['MassTable']
+    print(json.dumps({
+        'path': path,
+        'byte_order': h['byte order'],
+        'release': h['file version'],
+        'labels': list(h['label list']),
+        'shape': list(d.shape),
+        'itemsize': d.dtype.itemsize,
+        'kind': d.dtype.kind,
+        'amu': [mt[l]['mass'] for l in h['label list']],
+        'trolley': [mt[l]['trolley index'] for l in h['label list']],
+        'count_time_ms': [mt[l]['frame count time'] for l in h['label list']],
+        'totals': [int(x) for x in d.sum(axis=(1, 2, 3), dtype='u8')],
+        'date': str(h['date']),
+        'xy': [h['sample x'], h['sample y']],
+        'raster': h['Image']['raster'],
+        'primary_raster': h['PrimaryBeam']['raster'],
+        'duration': h['analysis duration'],
+        'deadtime': {k: v['em deadtime'] for k, v in h['Detectors'].items() if 'em deadtime' in v},
+        'yield': {k: v['em yield'] for k, v in h['Detectors'].items() if 'em yield' in v},
+    }))
+"#;
+
+#[test]
+fn sims_reads_written_files_identically() {
+    let Some(py) = python_with_sims() else {
+        eprintln!("SKIPPED sims_reads_written_files_identically: python3 with sims not installed");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        WriteOptions::release9(ByteOrder::Big, PixelType::U16),
+        WriteOptions::release9(ByteOrder::Little, PixelType::U32),
+        WriteOptions::release4108(ByteOrder::Little),
+        WriteOptions::release4108(ByteOrder::Big),
+    ];
+    let mut written = Vec::new();
+    for (k, opts) in cases.iter().enumerate() {
+        let n = if opts.layout == Layout::Release9 {
+            5
+        } else {
+            8
+        };
+        let spec = common::synthetic_spec(n, opts.layout);
+        let max = if opts.pixel_type == PixelType::U16 {
+            65_535
+        } else {
+            5_000_000
+        };
+        let counts = common::synthetic_counts(n, 3, 19, 27, max, 100 + k as u64);
+        let path = tmp.path().join(format!("written{k}.im"));
+        write_im(&path, &spec, &counts, opts).unwrap();
+        written.push((path, spec, counts, *opts));
+    }
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(READ)
+        .args(written.iter().map(|(p, ..)| p.as_os_str()))
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sims failed to read a written file:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), written.len());
+    for ((path, spec, counts, opts), r) in written.iter().zip(&lines) {
+        let ctx = format!("{opts:?}");
+        assert_eq!(
+            r["byte_order"],
+            if opts.byte_order == ByteOrder::Big {
+                ">"
+            } else {
+                "<"
+            },
+            "{ctx}"
+        );
+        assert_eq!(r["release"], opts.layout.release(), "{ctx}");
+        let (m, p, h, w) = counts.dim();
+        assert_eq!(r["shape"], serde_json::json!([m, p, h, w]), "{ctx}");
+        assert_eq!(r["itemsize"], opts.pixel_type.bytes(), "{ctx}");
+        assert_eq!(r["kind"], "u", "{ctx}: unsigned pixels");
+        // Labels: sims names the trolley-8 entry "SE".
+        let labels: Vec<String> = spec
+            .masses
+            .iter()
+            .map(|m| {
+                if m.trolley == 8 {
+                    "SE".to_string()
+                } else {
+                    m.label.clone()
+                }
+            })
+            .collect();
+        assert_eq!(r["labels"], serde_json::json!(labels), "{ctx}");
+        for (i, ms) in spec.masses.iter().enumerate() {
+            assert_eq!(r["amu"][i].as_f64().unwrap(), ms.mass_amu, "{ctx}");
+            assert_eq!(r["trolley"][i], ms.trolley, "{ctx}");
+            assert_eq!(
+                r["count_time_ms"][i].as_f64().unwrap(),
+                ms.counting_time_ms,
+                "{ctx}"
+            );
+        }
+        // Counts: exact, pixel for pixel.
+        let dump = std::fs::read(Path::new(&format!("{}.u32", path.display()))).unwrap();
+        let theirs: Vec<u32> = dump
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let ours: Vec<u32> = counts.iter().copied().collect();
+        assert!(theirs == ours, "{ctx}: sims reads different counts");
+        let totals: Vec<u64> = counts
+            .outer_iter()
+            .map(|a| a.iter().map(|&v| v as u64).sum())
+            .collect();
+        assert_eq!(r["totals"], serde_json::json!(totals), "{ctx}");
+        // Metadata.
+        assert_eq!(r["date"], spec.date.to_string(), "{ctx}");
+        assert_eq!(
+            r["xy"],
+            serde_json::json!([spec.stage_x_um, spec.stage_y_um]),
+            "{ctx}"
+        );
+        assert_eq!(r["raster"], spec.raster_nm, "{ctx}");
+        assert_eq!(
+            r["primary_raster"].as_f64().unwrap(),
+            spec.primary_raster_um,
+            "{ctx}"
+        );
+        assert_eq!(r["duration"], spec.analysis_duration_s, "{ctx}");
+        for d in &spec.detectors {
+            assert_eq!(r["deadtime"][&d.name], d.dead_time_ns, "{ctx}: {}", d.name);
+            assert_eq!(
+                r["yield"][&d.name].as_f64().unwrap(),
+                d.yield_pct,
+                "{ctx}: {}",
+                d.name
+            );
+        }
+        let n_det = r["deadtime"].as_object().unwrap().len();
+        assert_eq!(
+            n_det,
+            spec.detectors.len(),
+            "{ctx}: sims sees the same detectors"
+        );
+    }
+}
