@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     registry
         .add_plugin(corrflow_io_em::IoEmPlugin)
         .add_plugin(corrflow_preprocess::PreprocessPlugin)
+        .add_plugin(corrflow_nanosims::NanosimsPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

@@ -6,5 +6,6 @@ mod diagnostics;
 mod engine_api;
 mod exec_stage;
 mod kill;
+mod nanosims;
 mod rerun;
 mod subcommands;

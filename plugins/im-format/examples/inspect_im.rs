@@ -20,6 +20,10 @@ fn main() {
                 for w in f.warnings() {
                     eprintln!("warning: {w}");
                 }
+                match f.header().dwell_time_s() {
+                    Some(t) => println!("dwell time {t} s per pixel per plane"),
+                    None => println!("dwell time unknown (see the warnings / B fields)"),
+                }
                 match f.total_counts() {
                     Ok(t) => {
                         for (m, t) in f.header().masses.iter().zip(t) {

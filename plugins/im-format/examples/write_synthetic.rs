@@ -63,11 +63,13 @@ fn synthetic(
         .map(|i| {
             let (l, amu, t) = LABELS[i % LABELS.len()];
             let mut m = MassSpec::new(l, amu, t);
-            m.counting_time_ms = size as f64 * size as f64 * 1e-3; // 1 µs per pixel
+            // What instruments store for image acquisitions: seconds per plane.
+            m.counting_time_ms = size as f64 * size as f64 * 1e-6;
             m
         })
         .collect();
     let mut spec = ImWriteSpec::new(specs, layout);
+    spec.time_per_pixel_s = 1e-6; // 1 µs per pixel (the B-field table)
     spec.analysis_name = "Synthetic image".into();
     spec.file_name = "synthetic.im".into();
     spec.date = ImDateTime {

@@ -16,6 +16,9 @@
 //! let totals = f.total_counts()?;                    // Vec<u64> per mass, no decode
 //! let cn = f.mass_index("12C14N").unwrap();
 //! println!("12C14N dead time {} ns", h.masses[cn].dead_time_ns);
+//! if let Some(t) = h.mass_dwell_time_s(cn) {        // from the B-field table
+//!     println!("dwell time {t} s per pixel per plane");
+//! }
 //! # Ok::<(), corrflow_im::ImError>(())
 //! ```
 //!
@@ -25,15 +28,23 @@
 //!   pointers); u16 and u32 pixels; image types 27, 29 (grain mode), 39 (line scan) and 41
 //!   (stage scan, layout from `sims`, not checked against a real file).
 //! - **Blocks by marker**: `Anal_param_nano` (analysis version, primary raster, EM1–5, LD,
-//!   EMBig, sample name), `Anal_param_nano_bis` (EM6/7, TIC, detector types), `Poly_list`.
+//!   EMBig, sample name), `Anal_param_nano_bis` (EM6/7, TIC, detector types), `Poly_list` /
+//!   `Champs_list` / `Offset_list` (which locate the NanoSIMS header and B-field table).
 //! - **Per-mass detector settings**: a mass's detector is found from its trolley index (1–5 →
 //!   Detector 1–5, 10/11 → Detector 6/7). Where there is none (trolley 0 in RTI files,
 //!   trolley 8 = SE, or no detector block) [`Mass::dead_time_ns`] falls back to
 //!   [`DEFAULT_DEAD_TIME_NS`] = 44 ns and [`Mass::em_detector`], [`Mass::yield_pct`] and
 //!   [`Mass::background`] are `None`.
-//! - **Units**: the mass table stores counting and waiting times in ms (what `sims` calls
-//!   `frame count time`): [`Mass::counting_time_ms`] is the stored value,
-//!   [`Mass::counting_time_s`] that / 1000.
+//! - **Dwell time**: [`ImHeader::dwell_time_s`] (and, with several B fields,
+//!   [`ImHeader::mass_dwell_time_s`]) gives the time per pixel per plane from the B-field
+//!   table after the NanoSIMS header ([`ImHeader::b_fields`], [`ImHeader::nanosims_header`],
+//!   [`ImHeader::counting_frame`]), exactly as `sims` reads it (0.06 s and 1e-4 s in the two
+//!   image samples). The mass table's counting time ([`Mass::counting_time_ms`], `sims`'
+//!   `frame count time`, stored as is) is *not* a usable source: it is seconds per plane in
+//!   image acquisitions but µs per pixel in real-time images (see the `header` module notes,
+//!   repeated in [`Mass::counting_time_ms`]). When the NanoSIMS header or B-field table
+//!   cannot be read, those fields are `None`/empty and [`ImFile::warnings`] says why; images
+//!   still open.
 //! - **Aborted runs**: the usable plane count comes from the file size; a partial trailing
 //!   plane is dropped and [`ImFile::warnings`] says how many bytes/planes were expected and
 //!   found. **Header-only files** (grain mode, line scan, `data included` = 0, no pixels):
@@ -64,10 +75,12 @@ mod writer;
 pub use compress::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use error::ImError;
 pub use header::{
-    BlockOffsets, ByteOrder, DEFAULT_DEAD_TIME_NS, Detector, ImDateTime, ImHeader, MAX_DATA_BYTES,
-    MAX_MASSES, MAX_SIDE, Mass, detector_for_trolley, file_type_name,
+    BField, BlockOffsets, ByteOrder, DEFAULT_DEAD_TIME_NS, Detector, ImDateTime, ImHeader,
+    MAX_B_FIELDS, MAX_DATA_BYTES, MAX_MASSES, MAX_SIDE, Mass, NanoSimsHeader, Trolley,
+    detector_for_trolley, file_type_name,
 };
 pub use reader::ImFile;
 pub use writer::{
-    ImWriteSpec, Layout, MassSpec, PixelType, WriteOptions, encode_im, write_im, write_im_to,
+    DEFAULT_TIME_PER_PIXEL_S, ImWriteSpec, Layout, MassSpec, PixelType, WriteOptions, encode_im,
+    write_im, write_im_to,
 };

@@ -1,8 +1,9 @@
 //! Writing `.im` files: the same layout the reader (and the Python `sims` package) reads.
 //!
 //! The header is built from scratch: Def_analysis, Mask_im, the mass table with its
-//! calibration blocks, a `Poly_list` marker followed by a NanoSIMS header and one B-field
-//! table, the `Anal_param_nano` block (primary beam raster, EM1–5/LD/EMBig settings, the SIMS
+//! calibration blocks, a `Poly_list` marker followed by a NanoSIMS header (frames = the image
+//! size) and a B-field table with one B field (time per pixel from
+//! [`ImWriteSpec::time_per_pixel_s`], the masses on their trolleys), the `Anal_param_nano` block (primary beam raster, EM1–5/LD/EMBig settings, the SIMS
 //! header with the sample name) and, for the 4108 layout, `Anal_param_nano_bis` (EM6/EM7,
 //! presets area, TIC, detector types). The 84-byte image header closes the header; pixel data
 //! follow plane-major (plane, mass, row, column).
@@ -109,10 +110,12 @@ pub struct MassSpec {
     pub trolley: i32,
     /// Mass-table detector field (0 = EM, 1 = FC).
     pub detector: i32,
-    /// Counting time per frame in ms — the unit the file stores, so that values round-trip
-    /// bit for bit (the reader also reports it in seconds).
+    /// The mass table's counting time, stored as given so that it round-trips bit for bit
+    /// (see [`crate::Mass::counting_time_ms`]: instruments store seconds per plane, i.e.
+    /// [`ImWriteSpec::time_per_pixel_s`] × width × height, for image acquisitions). Readers
+    /// should not take the dwell time from it: that is [`ImWriteSpec::time_per_pixel_s`].
     pub counting_time_ms: f64,
-    /// Waiting time in ms (stored as is).
+    /// Waiting time (stored as is).
     pub waiting_time_ms: f64,
 }
 
@@ -158,7 +161,16 @@ pub struct ImWriteSpec {
     /// 7 and TIC need [`Layout::Release4108`]. `detector_type` (`"EM"`/`"FC"`) is stored for
     /// Detector 1–7 in the 4108 layout only (`None` is written as EM).
     pub detectors: Vec<Detector>,
+    /// Dwell time: seconds the beam spends on one pixel per plane, written as the time per
+    /// pixel of the file's single B field (whole µs, as the format stores it: 1 µs up to
+    /// `i32::MAX` µs, and a value that is not a whole number of µs is refused). Read back by
+    /// [`ImHeader::dwell_time_s`] and by `sims` (`BFields[0]['time per pixel']`) exactly.
+    /// Default [`DEFAULT_TIME_PER_PIXEL_S`].
+    pub time_per_pixel_s: f64,
 }
+
+/// Default [`ImWriteSpec::time_per_pixel_s`]: 1 ms per pixel.
+pub const DEFAULT_TIME_PER_PIXEL_S: f64 = 0.001;
 
 impl ImWriteSpec {
     /// A spec with these masses and neutral metadata (2000-01-01 00:00, 10 µm raster, the
@@ -184,6 +196,7 @@ impl ImWriteSpec {
             primary_raster_um: 10.0,
             masses,
             detectors: ImWriteSpec::default_detectors(layout),
+            time_per_pixel_s: DEFAULT_TIME_PER_PIXEL_S,
         }
     }
 
@@ -226,7 +239,9 @@ impl ImWriteSpec {
             .collect()
     }
 
-    /// The spec that reproduces `h`'s metadata (as far as the writer stores it).
+    /// The spec that reproduces `h`'s metadata (as far as the writer stores it). The time per
+    /// pixel is [`ImHeader::dwell_time_s`], else that of the first B field when positive
+    /// (the writer stores a single B field), else [`DEFAULT_TIME_PER_PIXEL_S`].
     pub fn from_header(h: &ImHeader) -> Self {
         ImWriteSpec {
             analysis_name: h.analysis_name.clone(),
@@ -259,8 +274,25 @@ impl ImWriteSpec {
                 })
                 .collect(),
             detectors: h.detectors.clone(),
+            time_per_pixel_s: h
+                .dwell_time_s()
+                .or_else(|| {
+                    h.b_fields
+                        .first()
+                        .map(|b| b.time_per_pixel_s)
+                        .filter(|&t| t > 0.0 && t.is_finite())
+                })
+                .unwrap_or(DEFAULT_TIME_PER_PIXEL_S),
         }
     }
+}
+
+/// `t` seconds as whole µs, if it is one (within rounding of the decimal value).
+fn whole_us(t: f64) -> Option<i32> {
+    let us = t * 1e6;
+    let r = us.round();
+    (us.is_finite() && r >= 1.0 && r <= i32::MAX as f64 && (us - r).abs() <= 1e-6 * r.max(1.0))
+        .then_some(r as i32)
 }
 
 /// Header bytes being assembled, with byte-order-aware setters.
@@ -330,6 +362,8 @@ struct Plan {
     table: usize,
     poly: usize,
     bfield: usize,
+    /// Size of a trolley entry in the B-field table.
+    trolley: usize,
     nano: usize,
     bis: Option<usize>,
     header_size: usize,
@@ -355,6 +389,7 @@ fn plan(layout: Layout, n_masses: usize) -> Plan {
         table,
         poly,
         bfield,
+        trolley,
         nano,
         bis,
         header_size: end + off::IMAGE_HEADER_SIZE,
@@ -425,6 +460,17 @@ fn build_header(
         ));
     }
 
+    let Some(time_per_pixel_us) = whole_us(spec.time_per_pixel_s) else {
+        return Err(ImError::write(
+            file,
+            format!(
+                "time per pixel {} s: the B-field table stores whole µs, from 1 µs to {} µs",
+                spec.time_per_pixel_s,
+                i32::MAX
+            ),
+        ));
+    };
+
     let p = plan(layout, n_masses);
     let mut b = Buf {
         v: vec![0u8; p.header_size],
@@ -485,16 +531,31 @@ fn build_header(
     ] {
         b.i32(ns + 4 * k, v);
     }
-    b.i32(p.bfield, 1); // B field enabled
-    let count_ms = spec.masses.first().map_or(0.0, |m| m.counting_time_ms);
-    let ns_per_px = (count_ms * 1e6 / (width * height) as f64).round();
-    let ns_per_px = if ns_per_px.is_finite() {
-        ns_per_px.clamp(0.0, i32::MAX as f64) as i32
-    } else {
-        0
-    };
-    b.i32(p.bfield + 12, ns_per_px);
-    b.i32(p.bfield + 44, 1); // frames per B field
+    // The B field: enabled, time per pixel (µs), 1 frame per B field; then its trolley table
+    // with each mass's label, mass and detector on the trolley it names (first mass wins),
+    // in use (`real`, Cameca index = position in the mass table).
+    b.i32(p.bfield, 1);
+    b.i32(p.bfield + 12, time_per_pixel_us);
+    b.i32(p.bfield + 44, 1);
+    let mut used = [false; 12];
+    for (i, m) in spec.masses.iter().enumerate() {
+        let Ok(t) = usize::try_from(m.trolley) else {
+            continue;
+        };
+        if t >= 12 || used[t] || !matches!(t, 1..=5 | 8 | 10 | 11) {
+            continue;
+        }
+        used[t] = true;
+        let at = p.bfield + 56 + t * p.trolley;
+        b.bytes(
+            at,
+            &latin1(file, &format!("label of mass {i}"), &m.label, 64)?,
+        );
+        b.f64(at + 64, m.mass_amu);
+        b.i32(at + 88, m.detector);
+        b.i32(at + 96, 1);
+        b.i32(at + 100, i as i32);
+    }
 
     // Anal_param_nano.
     let a = p.nano;

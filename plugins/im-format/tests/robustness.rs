@@ -261,3 +261,102 @@ fn tiny_and_empty_inputs_are_errors() {
         assert!(ImFile::from_bytes(b.to_vec(), "magic").is_err());
     }
 }
+
+/// Mutations confined to the Poly_list, the NanoSIMS header and the B-field table (and the
+/// mass table's B-field values): never a panic, and never an error — the image still opens
+/// with the same counts, and at worst the dwell time is unknown (with a warning).
+#[test]
+fn mutated_b_field_tables_never_fail_an_image() {
+    let mut bases: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(dir) = common::data_dir("mutated_b_field_tables_never_fail_an_image") {
+        for name in common::IMAGE_FILES {
+            bases.push((name.to_string(), std::fs::read(dir.join(name)).unwrap()));
+        }
+    }
+    for (k, opts) in [
+        WriteOptions::release9(ByteOrder::Big, PixelType::U16),
+        WriteOptions::release4108(ByteOrder::Little),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let n = 4;
+        let spec = common::synthetic_spec(n, opts.layout);
+        let counts = common::synthetic_counts(n, 2, 6, 5, 60_000, k as u64);
+        bases.push((
+            format!("written{k}"),
+            encode_im(&spec, &counts, opts).unwrap(),
+        ));
+    }
+    for (b_i, (name, base)) in bases.iter().enumerate() {
+        let f = ImFile::from_bytes(base.clone(), name.as_str()).unwrap();
+        let h = f.header();
+        let counts = f.counts().unwrap();
+        let order = h.byte_order;
+        let ns = h.blocks.nanosims_header.unwrap() as usize;
+        let bf = h.blocks.b_field_table.unwrap() as usize;
+        let start = h.blocks.poly_list.map_or(ns - 64, |p| p as usize);
+        let end = (bf + 56 + 12 * 208).min(h.header_size as usize - 84);
+        let table = if h.release >= 4108 { 652 } else { 452 };
+        let mass_bits: Vec<usize> = (0..h.masses.len()).map(|i| table + 192 * i + 44).collect();
+        let mut rng = Rng(0x5EED + b_i as u64);
+        let mut unknown = 0;
+        for case in 0..600 {
+            let mut b = base.clone();
+            let mut desc = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                let at = match rng.below(4) {
+                    0 => ns + 4 * rng.below(25) as usize,
+                    1 => bf + 4 * rng.below(12) as usize,
+                    2 => mass_bits[rng.below(mass_bits.len() as u64) as usize],
+                    _ => (start + rng.below((end - start) as u64) as usize) & !3,
+                };
+                let v = if rng.below(2) == 0 {
+                    INTERESTING_I32[rng.below(INTERESTING_I32.len() as u64) as usize]
+                } else {
+                    rng.next() as i32
+                };
+                let x = if order == ByteOrder::Big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                };
+                b[at..at + 4].copy_from_slice(&x);
+                desc.push(format!("i32 {at} = {v}"));
+            }
+            let what = || format!("{name} case {case}: {}", desc.join(", "));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                let f = ImFile::from_bytes(b, "mutant.im")
+                    .unwrap_or_else(|e| panic!("hard error: {e}"));
+                let h = f.header();
+                serde_json::to_string(h).expect("header serialises");
+                for i in 0..=h.n_masses {
+                    let _ = h.mass_dwell_time_s(i);
+                }
+                // An unknown dwell time comes with a warning, unless several B fields
+                // legitimately disagree.
+                assert!(
+                    h.dwell_time_s().is_some_and(|t| t > 0.0)
+                        || !f.warnings().is_empty()
+                        || h.b_fields.len() > 1,
+                    "dwell time unknown without a warning"
+                );
+                (f.counts().expect("counts"), h.dwell_time_s().is_none())
+            }));
+            match r {
+                Ok((c, none)) => {
+                    assert!(c == counts, "{}: counts changed", what());
+                    unknown += none as usize;
+                }
+                Err(e) => {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| "panic".into());
+                    panic!("{}: {msg}", what())
+                }
+            }
+        }
+        eprintln!("{name}: 600 B-field mutants opened, {unknown} with no dwell time");
+    }
+}

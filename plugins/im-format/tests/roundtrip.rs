@@ -69,6 +69,38 @@ fn synthetic_round_trip_is_exact_in_every_format() {
         assert_eq!(h.pixel_size_nm, Some(20_000.0 / 23.0));
         assert_eq!(h.image_file_name, "synthetic.im");
         assert_eq!(h.cycles, 3);
+        // The B-field table: the given time per pixel, the image size as counting frame.
+        assert_eq!(h.dwell_time_s(), Some(250e-6), "{ctx}");
+        assert_eq!(h.b_fields.len(), 1, "{ctx}");
+        assert_eq!(h.b_fields[0].time_per_pixel_us, 250);
+        assert_eq!(h.b_fields[0].frames_per_bfield, 1);
+        assert_eq!(h.counting_frame, Some((23, 17)), "{ctx}");
+        assert_eq!(
+            h.b_fields[0].counting_frame_time_s,
+            Some(250e-6 * 17.0 * 23.0)
+        );
+        for i in 0..n {
+            assert_eq!(h.masses[i].b_field_index, Some(0));
+            assert_eq!(h.mass_dwell_time_s(i), Some(250e-6), "{ctx}");
+        }
+        assert_eq!(h.mass_dwell_time_s(n), None);
+        // Each mass's label sits on its trolley (first mass per trolley; 0 is no trolley).
+        let trolleys = &h.b_fields[0].trolleys;
+        assert_eq!(trolleys.len(), 12);
+        for (i, m) in h.masses.iter().enumerate() {
+            if matches!(m.trolley, 1..=5 | 8 | 10 | 11)
+                && h.masses[..i].iter().all(|o| o.trolley != m.trolley)
+            {
+                let t = &trolleys[m.trolley as usize];
+                assert!(t.enabled, "{ctx}: trolley {}", m.trolley);
+                assert_eq!(
+                    (t.label.as_str(), t.mass_amu),
+                    (m.label.as_str(), m.mass_amu)
+                );
+                assert_eq!(t.cameca_index, i as i32);
+            }
+        }
+        assert!(!trolleys[0].enabled && !trolleys[6].enabled);
         // Per-mass detector settings follow the trolley.
         for m in &h.masses {
             match corrflow_im::detector_for_trolley(m.trolley) {
@@ -127,6 +159,9 @@ fn real_files_rewritten_in_every_format_keep_counts_and_metadata() {
             assert_eq!(back.plane_totals().unwrap(), orig.plane_totals().unwrap());
             assert_eq!(ImWriteSpec::from_header(h), spec, "{name} {opts:?}");
             let o = orig.header();
+            assert_eq!(h.dwell_time_s(), o.dwell_time_s(), "{name} {opts:?}");
+            assert!(h.dwell_time_s().is_some());
+            assert_eq!(h.counting_frame, o.counting_frame);
             assert_eq!(h.date, o.date);
             assert_eq!((h.stage_x_um, h.stage_y_um), (o.stage_x_um, o.stage_y_um));
             assert_eq!(h.primary_raster_um, o.primary_raster_um);
@@ -249,6 +284,22 @@ fn writer_refuses_what_the_format_cannot_hold() {
         &counts,
         &opts,
     );
+    for t in [
+        0.0,
+        -1e-3,
+        f64::NAN,
+        f64::INFINITY,
+        1.5e-6,
+        2.5e-4 + 1e-9,
+        1e4,
+    ] {
+        bad(
+            &|s| s.time_per_pixel_s = t,
+            "stores whole µs",
+            &counts,
+            &opts,
+        );
+    }
     let eleven = common::synthetic_counts(11, 1, 2, 2, 1, 1);
     bad(&|_| (), "at most 10", &eleven, &r9);
     let empty = ndarray::Array4::<u32>::zeros((1, 1, 0, 4));

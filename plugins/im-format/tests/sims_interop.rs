@@ -51,6 +51,14 @@ for path in sys.argv[1:]:
         'duration': h['analysis duration'],
         'deadtime': {k: v['em deadtime'] for k, v in h['Detectors'].items() if 'em deadtime' in v},
         'yield': {k: v['em yield'] for k, v in h['Detectors'].items() if 'em yield' in v},
+        'b_fields': h['NanoSIMSHeader']['b fields'],
+        'counting_frame': [h['NanoSIMSHeader']['counting frame width'],
+                           h['NanoSIMSHeader']['counting frame height']],
+        'time_per_pixel': [b['time per pixel'] for b in h['BFields']],
+        'b_field_enabled': [b['b field enabled'] for b in h['BFields']],
+        'frames_per_bfield': [b['frames per bfield'] for b in h['BFields']],
+        'trolley_labels': [[t['label'] for t in b['Trolleys']] for b in h['BFields']],
+        'trolley_enabled': [[t['trolley enabled'] for t in b['Trolleys']] for b in h['BFields']],
     }))
 "#;
 
@@ -176,6 +184,27 @@ fn sims_reads_written_files_identically() {
                 d.name
             );
         }
+        // The NanoSIMS header and B-field table: the spec's time per pixel, exactly.
+        assert_eq!(r["b_fields"], 1, "{ctx}");
+        assert_eq!(r["counting_frame"], serde_json::json!([w, h]), "{ctx}");
+        assert_eq!(
+            r["time_per_pixel"][0].as_f64().unwrap(),
+            spec.time_per_pixel_s,
+            "{ctx}"
+        );
+        assert_eq!(r["b_field_enabled"], serde_json::json!([true]), "{ctx}");
+        assert_eq!(r["frames_per_bfield"], serde_json::json!([1]), "{ctx}");
+        let ours = corrflow_im::ImFile::open(path).unwrap();
+        let oh = ours.header();
+        assert_eq!(oh.dwell_time_s(), Some(spec.time_per_pixel_s), "{ctx}");
+        let labels: Vec<&str> = oh.b_fields[0]
+            .trolleys
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect();
+        let enabled: Vec<bool> = oh.b_fields[0].trolleys.iter().map(|t| t.enabled).collect();
+        assert_eq!(r["trolley_labels"][0], serde_json::json!(labels), "{ctx}");
+        assert_eq!(r["trolley_enabled"][0], serde_json::json!(enabled), "{ctx}");
         let n_det = r["deadtime"].as_object().unwrap().len();
         assert_eq!(
             n_det,

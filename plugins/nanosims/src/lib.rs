@@ -27,6 +27,26 @@ pub mod ratio;
 mod sample;
 mod stats;
 
+mod inspect;
+mod stage_io;
+mod stage_ratio;
+
+pub use inspect::{ImInspector, summary as im_summary};
+pub use stage_io::{IoNanosims, IoNanosimsParams};
+pub use stage_ratio::{NanosimsRatio, RATIO_IMAGE, RatioImage, RatioParams};
+
+/// Registers `io.nanosims`, `nanosims.ratio` and the `.im` inspector.
+pub struct NanosimsPlugin;
+
+impl corrflow_stage::Plugin for NanosimsPlugin {
+    fn build(&self, registry: &mut corrflow_stage::Registry) {
+        registry
+            .add_stage(IoNanosims)
+            .add_stage(NanosimsRatio)
+            .add_inspector(ImInspector);
+    }
+}
+
 pub use sample::Sample;
 
 /// Any error of this crate (each module also has its own error type).

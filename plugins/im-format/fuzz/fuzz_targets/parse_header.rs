@@ -14,6 +14,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let h = f.header();
+    for i in 0..=h.n_masses.max(h.masses.len()) {
+        if let Some(t) = h.mass_dwell_time_s(i) {
+            assert!(t > 0.0 && t.is_finite());
+        }
+    }
     if f.has_image_data() {
         let totals = f.total_counts().expect("totals when the file has data");
         let planes = f.plane_totals().expect("plane totals when the file has data");

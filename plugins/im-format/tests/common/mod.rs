@@ -103,6 +103,7 @@ pub fn synthetic_spec(n_masses: usize, layout: Layout) -> ImWriteSpec {
     spec.analysis_duration_s = 321;
     spec.raster_nm = 20_000;
     spec.primary_raster_um = 19.991;
+    spec.time_per_pixel_s = 250e-6;
     for (k, d) in spec.detectors.iter_mut().enumerate() {
         d.dead_time_ns = 40 + k as i32;
         d.yield_pct = 90.0 + k as f64 * 0.5;
