@@ -79,7 +79,7 @@ pub use header::{
     MAX_B_FIELDS, MAX_DATA_BYTES, MAX_MASSES, MAX_SIDE, Mass, NanoSimsHeader, Trolley,
     detector_for_trolley, file_type_name,
 };
-pub use reader::ImFile;
+pub use reader::{ImFile, Pixel};
 pub use writer::{
     DEFAULT_TIME_PER_PIXEL_S, ImWriteSpec, Layout, MassSpec, PixelType, WriteOptions, encode_im,
     write_im, write_im_to,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use ndarray::{Array2, Array3, Array4};
 
 use crate::compress::{self, Compression, MAX_DECOMPRESSED_BYTES};
@@ -216,6 +217,12 @@ impl ImFile {
     /// Like [`ImFile::counts`] with `border` pixels cut from every side (the Cameca first
     /// row/column artefact is usually handled with `border = 1`).
     pub fn counts_cropped(&self, border: usize) -> Result<Array4<u32>, ImError> {
+        self.counts_as::<u32>(border)
+    }
+
+    /// [`ImFile::counts_cropped`] decoded straight into `T` (`u32`, or `f32` for processing),
+    /// one image per task on the rayon pool.
+    pub fn counts_as<T: Pixel>(&self, border: usize) -> Result<Array4<T>, ImError> {
         self.check_data()?;
         let h = &self.header;
         let (m, p, rows, cols) = (h.n_masses, h.planes, h.height, h.width);
@@ -229,22 +236,21 @@ impl ImFile {
         }
         let (oh, ow) = (rows - 2 * border, cols - 2 * border);
         let n = oh * ow;
-        let mut out = zeroed_pixels(m * p * n);
+        let mut out = zeroed_pixels::<T>(m * p * n);
         let bpp = h.bytes_per_pixel;
-        for mi in 0..m {
-            for pi in 0..p {
-                let dst = &mut out[(mi * p + pi) * n..][..n];
-                let src = self.block(mi, pi);
-                if border == 0 {
-                    decode(src, dst, bpp, self.order());
-                } else {
-                    for (r, drow) in dst.chunks_exact_mut(ow).enumerate() {
-                        let s = ((r + border) * cols + border) * bpp;
-                        decode(&src[s..s + ow * bpp], drow, bpp, self.order());
-                    }
+        let order = self.order();
+        out.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, dst)| {
+            // Output images are mass-major; the file stores plane-major.
+            let src = self.block(i / p, i % p);
+            if border == 0 {
+                decode(src, dst, bpp, order);
+            } else {
+                for (r, drow) in dst.chunks_exact_mut(ow).enumerate() {
+                    let s = ((r + border) * cols + border) * bpp;
+                    decode(&src[s..s + ow * bpp], drow, bpp, order);
                 }
             }
-        }
+        });
         Ok(Array4::from_shape_vec((m, p, oh, ow), out).expect("length matches shape"))
     }
 
@@ -336,11 +342,11 @@ fn check_file_size(name: &str, len: u64) -> Result<(), ImError> {
 /// A zeroed `u32` buffer for pixels. Large ones (≥ 4 MiB) get `MADV_HUGEPAGE` on Linux
 /// before their first touch, as numpy does for its arrays: writing them then takes a fraction
 /// of the page faults.
-fn zeroed_pixels(n: usize) -> Vec<u32> {
-    let v = vec![0u32; n];
+fn zeroed_pixels<T: Pixel>(n: usize) -> Vec<T> {
+    let v = vec![T::ZERO; n];
     #[cfg(target_os = "linux")]
     {
-        let bytes = n * 4;
+        let bytes = n * std::mem::size_of::<T>();
         if bytes >= 4 << 20 {
             let page = 4096usize;
             let start = (v.as_ptr() as usize).div_ceil(page) * page;
@@ -465,29 +471,50 @@ fn plan_planes(
     Ok(None)
 }
 
+/// A type counts can be decoded into: `u32` (exact) or `f32` (exact below 2^24 counts per pixel
+/// and plane, far above what a detector counts in one dwell).
+pub trait Pixel: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    fn from_count(v: u32) -> Self;
+}
+
+impl Pixel for u32 {
+    const ZERO: Self = 0;
+    fn from_count(v: u32) -> Self {
+        v
+    }
+}
+
+impl Pixel for f32 {
+    const ZERO: Self = 0.0;
+    fn from_count(v: u32) -> Self {
+        v as f32
+    }
+}
+
 /// Converts `dst.len()` pixels of `bpp` bytes in `order` from `src` into `dst`. Written as
 /// zipped fixed-size chunks so that the compiler vectorises the byte swaps.
 #[inline]
-fn decode(src: &[u8], dst: &mut [u32], bpp: usize, order: ByteOrder) {
+fn decode<T: Pixel>(src: &[u8], dst: &mut [T], bpp: usize, order: ByteOrder) {
     match (bpp, order) {
         (2, ByteOrder::Big) => {
             for (d, c) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = u16::from_be_bytes([c[0], c[1]]) as u32;
+                *d = T::from_count(u16::from_be_bytes([c[0], c[1]]) as u32);
             }
         }
         (2, ByteOrder::Little) => {
             for (d, c) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = u16::from_le_bytes([c[0], c[1]]) as u32;
+                *d = T::from_count(u16::from_le_bytes([c[0], c[1]]) as u32);
             }
         }
         (_, ByteOrder::Big) => {
             for (d, c) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+                *d = T::from_count(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
             }
         }
         (_, ByteOrder::Little) => {
             for (d, c) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                *d = T::from_count(u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
             }
         }
     }

@@ -332,12 +332,10 @@ pub fn read_stack(
             ),
         ));
     }
-    let raw = if p.crop_border {
-        file.counts_cropped(1)
-    } else {
-        file.counts()
-    }
-    .map_err(|e| err(file, e))?;
+    // Decoded straight to f32 (exact for any count a detector records in one dwell).
+    let raw = file
+        .counts_as::<f32>(usize::from(p.crop_border))
+        .map_err(|e| err(file, e))?;
     // Plane selection (1-based, inclusive).
     let n_planes = raw.len_of(Axis(1));
     let (first, last) = match p.planes {
@@ -350,9 +348,11 @@ pub fn read_stack(
             format!("planes {first}..={last} asked, the file has {n_planes}"),
         ));
     }
-    let mut counts: Array4<f32> = raw
-        .slice(s![.., first - 1..last, .., ..])
-        .mapv(|v| v as f32);
+    let mut counts: Array4<f32> = if first == 1 && last == n_planes {
+        raw
+    } else {
+        raw.slice(s![.., first - 1..last, .., ..]).to_owned()
+    };
     let (n_masses, planes, _height, width) = counts.dim();
     let mut corrections: Vec<String> = Vec::new();
 
