@@ -12,7 +12,7 @@ mod status;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use corrflow_stage::Registry;
 
 use crate::diagnostic::{Diagnostics, render};
@@ -86,7 +86,27 @@ pub fn main_with(registry: Registry) -> ExitCode {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
-    let cli = Cli::parse();
+    // The engine's subcommands, plus those the plugins contribute.
+    let mut app = Cli::command();
+    for c in registry.commands() {
+        app = app.subcommand(c.command());
+    }
+    let matches = app.get_matches();
+    if let Some((name, sub)) = matches.subcommand()
+        && let Some(c) = registry.commands().find(|c| c.command().get_name() == name)
+    {
+        return match c.run(sub, &registry) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Run(a) => run::run(&registry, a),
         Command::Status(a) => status::status(&registry, a),

@@ -17,7 +17,7 @@ pub mod stage;
 pub use context::{ExportContext, InputBinding, RunContext, SampleInfo};
 pub use error::{ParamError, StageError};
 pub use port::{PortSpec, Ports, Scope, port_types};
-pub use registry::{Inspector, Plugin, Registry};
+pub use registry::{Command, Inspector, Plugin, Registry};
 pub use stage::{Stage, TypedStage};
 
 /// Re-exported so that stage crates use the same HDF5 binding as the engine.

@@ -20,11 +20,21 @@ pub trait Inspector: Send + Sync {
     fn inspect(&self, path: &std::path::Path, json: bool) -> Result<String, String>;
 }
 
-/// Every stage implementation the engine can run, by id, and the file inspectors.
+/// A subcommand contributed by a plugin (e.g. `corrflow synth`), for work that is not a stage.
+pub trait Command: Send + Sync {
+    /// The clap definition: its name, about text and arguments.
+    fn command(&self) -> clap::Command;
+    /// Run with the parsed arguments; the error is shown to the user (exit code 2).
+    fn run(&self, matches: &clap::ArgMatches, registry: &Registry) -> Result<(), String>;
+}
+
+/// Every stage implementation the engine can run, by id, the file inspectors and the plugins'
+/// subcommands.
 #[derive(Default, Clone)]
 pub struct Registry {
     stages: BTreeMap<String, Arc<dyn Stage>>,
     inspectors: Vec<Arc<dyn Inspector>>,
+    commands: Vec<Arc<dyn Command>>,
 }
 
 impl Registry {
@@ -57,6 +67,18 @@ impl Registry {
         self.inspectors.iter()
     }
 
+    /// Add a subcommand (a later one with the same name replaces the earlier one).
+    pub fn add_command(&mut self, command: impl Command + 'static) -> &mut Self {
+        let name = command.command().get_name().to_string();
+        self.commands.retain(|c| c.command().get_name() != name);
+        self.commands.push(Arc::new(command));
+        self
+    }
+
+    pub fn commands(&self) -> impl Iterator<Item = &Arc<dyn Command>> {
+        self.commands.iter()
+    }
+
     pub fn add_plugin(&mut self, plugin: impl Plugin) -> &mut Self {
         plugin.build(self);
         self
@@ -81,5 +103,37 @@ impl Registry {
             .filter(|(d, c)| *d <= (c.len().max(id.len()) / 3).max(2))
             .min()
             .map(|(_, c)| c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Hello(&'static str);
+
+    impl Command for Hello {
+        fn command(&self) -> clap::Command {
+            clap::Command::new("hello").about(self.0)
+        }
+        fn run(&self, _: &clap::ArgMatches, _: &Registry) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_command_with_the_same_name_replaces_the_earlier_one() {
+        let mut r = Registry::new();
+        r.add_command(Hello("first")).add_command(Hello("second"));
+        let about: Vec<String> = r
+            .commands()
+            .map(|c| {
+                c.command()
+                    .get_about()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(about, ["second"]);
     }
 }
