@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use rayon::prelude::*;
 use ndarray::{Array2, Array3, Array4};
+use rayon::prelude::*;
 
 use crate::compress::{self, Compression, MAX_DECOMPRESSED_BYTES};
 use crate::error::ImError;
@@ -239,18 +239,20 @@ impl ImFile {
         let mut out = zeroed_pixels::<T>(m * p * n);
         let bpp = h.bytes_per_pixel;
         let order = self.order();
-        out.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, dst)| {
-            // Output images are mass-major; the file stores plane-major.
-            let src = self.block(i / p, i % p);
-            if border == 0 {
-                decode(src, dst, bpp, order);
-            } else {
-                for (r, drow) in dst.chunks_exact_mut(ow).enumerate() {
-                    let s = ((r + border) * cols + border) * bpp;
-                    decode(&src[s..s + ow * bpp], drow, bpp, order);
+        out.par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(i, dst)| {
+                // Output images are mass-major; the file stores plane-major.
+                let src = self.block(i / p, i % p);
+                if border == 0 {
+                    decode(src, dst, bpp, order);
+                } else {
+                    for (r, drow) in dst.chunks_exact_mut(ow).enumerate() {
+                        let s = ((r + border) * cols + border) * bpp;
+                        decode(&src[s..s + ow * bpp], drow, bpp, order);
+                    }
                 }
-            }
-        });
+            });
         Ok(Array4::from_shape_vec((m, p, oh, ow), out).expect("length matches shape"))
     }
 
