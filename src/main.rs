@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         .add_plugin(corrflow_io_em::IoEmPlugin)
         .add_plugin(corrflow_preprocess::PreprocessPlugin)
         .add_plugin(corrflow_nanosims::NanosimsPlugin)
+        .add_plugin(corrflow_synth::SynthPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

@@ -15,7 +15,13 @@
 //! Poisson shot noise, 16-bit mapping) → truth extraction from the labels.
 
 mod canvas;
+mod command;
 pub mod config;
+pub mod design;
+pub mod nanosims;
+pub mod study;
+
+pub use command::{SynthCommand, SynthPlugin};
 mod imaging;
 mod noise;
 mod paint;
