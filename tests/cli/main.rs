@@ -9,3 +9,4 @@ mod kill;
 mod nanosims;
 mod rerun;
 mod subcommands;
+mod synth;

@@ -61,6 +61,9 @@ use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 use serde::Serialize;
 
+mod command;
+pub use command::{DatasetPlugin, ExportDatasetCommand, SYNTH_CLASSES};
+
 /// One source image with its instance truth.
 #[derive(Debug, Clone)]
 pub struct LabeledImage<'a> {
