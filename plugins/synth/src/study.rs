@@ -25,13 +25,14 @@ pub struct StudyConfig {
 }
 
 impl Default for StudyConfig {
-    /// A 16 µm EM field (4096² at 4 nm/px) holding the whole cell, and a 256² NanoSIMS field of
-    /// 10–15 µm over part of it.
+    /// A 16 µm EM field (4096² at 4 nm/px) on a 9–13 µm cell that the field edge sometimes cuts,
+    /// and a 256² NanoSIMS field of 10–15 µm over part of it.
     fn default() -> Self {
         let em = EmConfig {
             width_px: 4096,
             height_px: 4096,
             pixel_size_nm: 4.0,
+            cell_diameter_um: [9.0, 13.0],
             ..EmConfig::default()
         };
         Self {
