@@ -172,9 +172,9 @@ fn text(file: &ImFile, v: &Value) -> String {
             name,
             m["label"].as_str().unwrap_or(""),
             m["mass_amu"].as_f64().unwrap_or(f64::NAN),
-            m["trolley"],
-            m["detector"],
-            m["dead_time_ns"],
+            m["trolley"].as_i64().unwrap_or(0),
+            m["detector"].as_i64().unwrap_or(0),
+            m["dead_time_ns"].as_i64().unwrap_or(0),
             total
         ));
     }

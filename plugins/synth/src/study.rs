@@ -159,6 +159,8 @@ fn one(
     let mut spec = ImWriteSpec::new(masses, Layout::Release4108);
     spec.raster_nm = (cfg.nanosims.size_px as f64 * ions.pixel_size_nm).round() as i32;
     spec.time_per_pixel_s = ions.dwell_s;
+    let n_px = (cfg.nanosims.size_px * cfg.nanosims.size_px) as f64;
+    spec.analysis_duration_s = (ions.dwell_s * n_px * cfg.nanosims.planes as f64).round() as i32;
     spec.analysis_name = "corrflow synth".into();
     spec.sample_name = id.to_string();
     spec.file_name = format!("{id}.im");
