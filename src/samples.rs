@@ -84,10 +84,9 @@ pub fn load(p: &Pipeline) -> Result<Samples, Diagnostics> {
         }),
         SamplesDef::Table {
             path,
-            base,
             id_column,
             loc,
-        } => load_table(path, base, id_column, loc),
+        } => load_table(path, id_column, loc),
         SamplesDef::Glob {
             pattern,
             base,
@@ -101,12 +100,7 @@ fn dir_of(file: &Path) -> PathBuf {
     file.parent().unwrap_or(Path::new(".")).to_path_buf()
 }
 
-fn load_table(
-    path: &Path,
-    base: &Path,
-    id_column: &str,
-    from: &Loc,
-) -> Result<Samples, Diagnostics> {
+fn load_table(path: &Path, id_column: &str, from: &Loc) -> Result<Samples, Diagnostics> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diag::at(
             from,
@@ -175,7 +169,9 @@ fn load_table(
     }
     Ok(Samples {
         rows,
-        base: base.to_path_buf(),
+        // File paths in the table are relative to its own folder: a data folder with its
+        // samples.csv can be moved and used from any pipeline.
+        base: dir_of(path),
     })
 }
 

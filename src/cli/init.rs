@@ -24,7 +24,7 @@ const PIPELINE: &str = r#"# yaml-language-server: $schema=.corrflow/pipeline.sch
 # `corrflow status pipeline.yaml`; list stage implementations with `corrflow stages`.
 name: experiment
 
-# One row per sample: an id, file paths (relative to this file) and metadata such as `condition`.
+# One row per sample: an id, file paths (relative to the table) and metadata such as `condition`.
 samples:
   table: samples.csv
 

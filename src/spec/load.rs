@@ -27,7 +27,6 @@ pub enum SamplesDef {
     None,
     Table {
         path: PathBuf,
-        base: PathBuf,
         id_column: String,
         loc: Loc,
     },
@@ -204,7 +203,6 @@ fn load_file_from(
         p.samples = match (&s.table, &s.glob) {
             (Some(t), None) => SamplesDef::Table {
                 path: dir.join(t),
-                base: dir.clone(),
                 id_column: s.id_column.clone(),
                 loc,
             },

@@ -52,7 +52,8 @@ impl Includes {
 #[serde(deny_unknown_fields)]
 pub struct SamplesSpec {
     /// CSV file (relative to this pipeline file): a header row, an id column, file columns (paths
-    /// relative to the pipeline file) and metadata columns such as `condition`.
+    /// relative to the CSV file's own folder, or absolute) and metadata columns such as
+    /// `condition`.
     pub table: Option<String>,
     /// Glob pattern (relative to this pipeline file); each match is one sample whose id is the file
     /// name without extension.

@@ -159,15 +159,50 @@ fn gc_removes_only_unreferenced_entries() {
 
 #[test]
 fn example_pipelines_validate() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines");
+    // Copy the examples, make the synthetic study the correlative example reads (as
+    // ./scripts/setup does, smaller), and validate every pipeline.
+    let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines"));
     let exp = Exp::new();
     let mut n = 0;
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
+    for e in std::fs::read_dir(src).unwrap().flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "yaml") {
-            exp.run(&["validate", p.to_str().unwrap()]).ok();
+            std::fs::copy(&p, exp.path(p.file_name().unwrap().to_str().unwrap())).unwrap();
             n += 1;
         }
     }
-    assert!(n >= 1, "no example pipeline in pipelines/");
+    assert!(n >= 3, "example pipelines in pipelines/");
+    let copy = |from: &str| {
+        let d = exp.path(from);
+        std::fs::create_dir_all(&d).unwrap();
+        for e in std::fs::read_dir(src.join(from)).unwrap().flatten() {
+            std::fs::copy(e.path(), d.join(e.file_name())).unwrap();
+        }
+    };
+    copy("example");
+    exp.write("tiny.yaml", "em: { width_px: 512, height_px: 512, pixel_size_nm: 32.0 }\nnanosims: { size_px: 64, pixel_size_nm: [160.0, 200.0], planes: 2 }\n");
+    exp.run(&[
+        "synth",
+        "--out",
+        "study",
+        "--samples",
+        "2",
+        "--config",
+        "tiny.yaml",
+    ])
+    .ok();
+    exp.run(&[
+        "synth",
+        "--out",
+        "x",
+        "--config",
+        "study.synth.yaml",
+        "--print-config",
+    ])
+    .ok();
+    for f in ["em-preprocess.yaml", "correlative.yaml"] {
+        let r = exp.run(&["validate", f]);
+        assert!(r.ok().stdout.contains("valid"), "{f}: {}", r.stdout);
+    }
+    assert_eq!(exp.run(&["run", "correlative.yaml"]).ok().counts(), (8, 0));
 }
