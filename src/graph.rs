@@ -69,20 +69,6 @@ impl Graph {
         v
     }
 
-    /// `ix` and every node downstream of it.
-    pub fn descendants(&self, ix: usize) -> Vec<usize> {
-        let mut out = vec![ix];
-        for &n in &self.order {
-            if out.contains(&n) {
-                continue;
-            }
-            if self.upstream(n).iter().any(|u| out.contains(u)) {
-                out.push(n);
-            }
-        }
-        out
-    }
-
     /// Samples-table columns that are bound to `file` ports.
     pub fn file_columns(&self) -> Vec<String> {
         let mut cols: Vec<String> = self
