@@ -9,6 +9,7 @@
 //! so that an invalid value never reaches a file; `Table` keeps its columns private (its
 //! constructor and `push` check them).
 
+pub mod coco;
 pub mod em_image;
 pub mod instances;
 pub mod ion_stack;
