@@ -97,16 +97,6 @@ fn sample_dwell_times_come_from_the_b_field_table() {
     assert!(t[1..5].iter().all(|t| t.enabled && t.detector == "EM"));
 }
 
-fn python_with_sims() -> Option<&'static str> {
-    ["python3", "python"].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import sims"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
-
 /// Prints, per file, `sims`' NanoSIMS header and B-field table as JSON; floats as the hex of
 /// their IEEE bits (exact, and NaN-safe for the leftovers in unused trolleys).
 const DUMP: &str = r#"
@@ -152,7 +142,7 @@ fn sample_b_field_tables_equal_sims() {
     let Some(dir) = common::data_dir("sample_b_field_tables_equal_sims") else {
         return;
     };
-    let Some(py) = python_with_sims() else {
+    let Some(py) = common::python_with_sims() else {
         eprintln!("SKIPPED sample_b_field_tables_equal_sims: python3 with sims not installed");
         return;
     };

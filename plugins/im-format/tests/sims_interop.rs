@@ -9,16 +9,6 @@ use std::process::Command;
 
 use corrflow_im::{ByteOrder, Layout, PixelType, WriteOptions, write_im};
 
-fn python_with_sims() -> Option<&'static str> {
-    ["python3", "python"].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import sims"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
-
 /// Reads each file named on the command line with `sims`, prints one JSON line per file and
 /// dumps the data as little-endian u32 to FILE.u32.
 const READ: &str = r#"
@@ -64,7 +54,7 @@ for path in sys.argv[1:]:
 
 #[test]
 fn sims_reads_written_files_identically() {
-    let Some(py) = python_with_sims() else {
+    let Some(py) = common::python_with_sims() else {
         eprintln!("SKIPPED sims_reads_written_files_identically: python3 with sims not installed");
         return;
     };

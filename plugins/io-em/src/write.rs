@@ -108,10 +108,10 @@ impl_tiff_sample!(u16, Gray16, SampleKind::U16);
 impl_tiff_sample!(u32, Gray32, SampleKind::U32);
 impl_tiff_sample!(f32, Gray32Float, SampleKind::F32);
 
-/// Write a 32-bit float grayscale TIFF (uncompressed). See [`write_tiff`].
-pub fn write_tiff_f32(
+/// [`write_tiff`] without compression: the typed `write_tiff_*` functions below.
+fn write_uncompressed<T: TiffSample>(
     path: &Path,
-    data: &Array2<f32>,
+    data: &Array2<T>,
     pixel_size_nm: Option<f64>,
 ) -> Result<(), EmWriteError> {
     write_tiff(
@@ -124,20 +124,22 @@ pub fn write_tiff_f32(
     )
 }
 
+/// Write a 32-bit float grayscale TIFF (uncompressed). See [`write_tiff`].
+pub fn write_tiff_f32(
+    path: &Path,
+    data: &Array2<f32>,
+    pixel_size_nm: Option<f64>,
+) -> Result<(), EmWriteError> {
+    write_uncompressed(path, data, pixel_size_nm)
+}
+
 /// Write a 16-bit unsigned grayscale TIFF (uncompressed). See [`write_tiff`].
 pub fn write_tiff_u16(
     path: &Path,
     data: &Array2<u16>,
     pixel_size_nm: Option<f64>,
 ) -> Result<(), EmWriteError> {
-    write_tiff(
-        path,
-        data,
-        &TiffWriteOptions {
-            pixel_size_nm,
-            ..Default::default()
-        },
-    )
+    write_uncompressed(path, data, pixel_size_nm)
 }
 
 /// Write a 32-bit unsigned grayscale TIFF (uncompressed), e.g. an instance-label image.
@@ -147,14 +149,7 @@ pub fn write_tiff_u32(
     data: &Array2<u32>,
     pixel_size_nm: Option<f64>,
 ) -> Result<(), EmWriteError> {
-    write_tiff(
-        path,
-        data,
-        &TiffWriteOptions {
-            pixel_size_nm,
-            ..Default::default()
-        },
-    )
+    write_uncompressed(path, data, pixel_size_nm)
 }
 
 /// Write an 8-bit unsigned grayscale TIFF (uncompressed). See [`write_tiff`].
@@ -163,14 +158,7 @@ pub fn write_tiff_u8(
     data: &Array2<u8>,
     pixel_size_nm: Option<f64>,
 ) -> Result<(), EmWriteError> {
-    write_tiff(
-        path,
-        data,
-        &TiffWriteOptions {
-            pixel_size_nm,
-            ..Default::default()
-        },
-    )
+    write_uncompressed(path, data, pixel_size_nm)
 }
 
 /// Write `data` (shape `(height, width)`, row 0 at the top) as a single-page grayscale TIFF.
