@@ -12,6 +12,7 @@
 pub mod coco;
 pub mod em_image;
 pub mod instances;
+pub mod intensity;
 pub mod ion_stack;
 pub mod table;
 pub mod transform;

@@ -62,6 +62,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 mod command;
+pub use corrflow_types::intensity::{Intensity, to_u8};
 pub use command::{DatasetPlugin, ExportDatasetCommand, SYNTH_CLASSES};
 
 /// One source image with its instance truth.
@@ -77,27 +78,6 @@ pub struct LabeledImage<'a> {
     /// Instance id -> class index (into `class_names`). Every non-zero id in
     /// `labels` must be present.
     pub class_of: &'a BTreeMap<u32, usize>,
-}
-
-/// How the floating-point image is mapped to 8-bit grey.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub enum Intensity {
-    /// Linear stretch between the `low` and `high` percentiles (0–100) of the
-    /// finite pixels of the whole source image.
-    Percentile { low: f64, high: f64 },
-    /// Linear stretch between the finite minimum and maximum.
-    MinMax,
-    /// Linear stretch between fixed values.
-    Range { min: f32, max: f32 },
-}
-
-impl Default for Intensity {
-    fn default() -> Self {
-        Intensity::Percentile {
-            low: 0.5,
-            high: 99.5,
-        }
-    }
 }
 
 /// Export options.
@@ -626,53 +606,6 @@ pub fn format_label_line(class: usize, vertices: &[(f64, f64)], w: usize, h: usi
         let _ = write!(s, " {nx:.6} {ny:.6}");
     }
     s
-}
-
-// ---------------------------------------------------------------------------
-// Intensity mapping
-// ---------------------------------------------------------------------------
-
-fn intensity_range(img: ArrayView2<'_, f32>, mode: Intensity) -> (f32, f32) {
-    match mode {
-        Intensity::Range { min, max } => (min, max),
-        Intensity::MinMax => img
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            }),
-        Intensity::Percentile { low, high } => {
-            let mut vals: Vec<f32> = img.iter().copied().filter(|v| v.is_finite()).collect();
-            if vals.is_empty() {
-                return (0.0, 0.0);
-            }
-            let pick = |vals: &mut Vec<f32>, p: f64| {
-                let p = p.clamp(0.0, 100.0) / 100.0;
-                let k = ((vals.len() - 1) as f64 * p).round() as usize;
-                *vals.select_nth_unstable_by(k, f32::total_cmp).1
-            };
-            let lo = pick(&mut vals, low);
-            let hi = pick(&mut vals, high);
-            (lo, hi)
-        }
-    }
-}
-
-/// Map a float image to 8-bit grey with the given intensity mode.
-pub fn to_u8(img: ArrayView2<'_, f32>, mode: Intensity) -> Array2<u8> {
-    let (lo, hi) = intensity_range(img, mode);
-    let scale = if hi > lo && (hi - lo).is_finite() {
-        255.0 / (hi - lo)
-    } else {
-        0.0
-    };
-    img.mapv(|v| {
-        if !v.is_finite() {
-            0
-        } else {
-            ((v - lo) * scale).round().clamp(0.0, 255.0) as u8
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------
