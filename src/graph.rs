@@ -1,6 +1,7 @@
 //! Spec → validated DAG: stages resolved, params checked, ports wired and type-checked, cycles found.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use corrflow_stage::{Ports, Registry, Scope, Stage, port_types};
@@ -19,6 +20,9 @@ pub enum Wire {
     Node { node: usize, port: String },
     /// A column of the samples table: a file (hashed by content) or a text value.
     Column { column: String, is_file: bool },
+    /// One file for every sample (`file:PATH`, relative to the pipeline file), e.g. a model;
+    /// hashed by content like sample files.
+    File { path: PathBuf, written: String },
 }
 
 /// A validated node.
@@ -61,7 +65,7 @@ impl Graph {
             .values()
             .filter_map(|w| match w {
                 Wire::Node { node, .. } => Some(*node),
-                Wire::Column { .. } => None,
+                Wire::Column { .. } | Wire::File { .. } => None,
             })
             .collect();
         v.sort_unstable();
@@ -128,11 +132,37 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 );
                 continue;
             };
+            if let Some(rel) = inp.source.strip_prefix("file:") {
+                if spec.ty != port_types::FILE {
+                    diags.push(Diag::at(
+                        &inp.value_loc,
+                        format!("input '{port}' expects {}, but `file:` gives a file", spec.ty),
+                    ));
+                    continue;
+                }
+                let base = p.file.parent().unwrap_or(Path::new("."));
+                let path = base.join(rel.trim());
+                if !path.is_file() {
+                    diags.push(
+                        Diag::at(&inp.value_loc, format!("file {} does not exist", path.display()))
+                            .help("`file:PATH` is relative to the pipeline file"),
+                    );
+                    continue;
+                }
+                wires.insert(
+                    port.clone(),
+                    Wire::File {
+                        path,
+                        written: rel.trim().to_string(),
+                    },
+                );
+                continue;
+            }
             let Some((src, out)) = inp.source.split_once('.') else {
                 diags.push(Diag::at(
                     &inp.value_loc,
                     format!(
-                        "input source '{}' is not NODE.OUTPUT or sample.COLUMN",
+                        "input source '{}' is not NODE.OUTPUT, sample.COLUMN or file:PATH",
                         inp.source
                     ),
                 ));
@@ -409,6 +439,12 @@ pub fn to_dot(g: &Graph) -> String {
                         n.id()
                     );
                 }
+                Wire::File { written, .. } => {
+                    s += &format!(
+                        "  \"file:{written}\" [shape=note];\n  \"file:{written}\" -> \"{}\" [label=\"{port}\"];\n",
+                        n.id()
+                    );
+                }
             }
         }
     }
@@ -444,6 +480,16 @@ pub fn to_mermaid(g: &Graph) -> String {
                 Wire::Column { column, .. } => {
                     s += &format!(
                         "  sample_{column}[/\"sample.{column}\"/] -- \"{port}\" --> {}\n",
+                        n.id()
+                    );
+                }
+                Wire::File { written, .. } => {
+                    let id: String = written
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect();
+                    s += &format!(
+                        "  file_{id}[/\"file:{written}\"/] -- \"{port}\" --> {}\n",
                         n.id()
                     );
                 }

@@ -103,6 +103,12 @@ pub fn explain(registry: &Registry, a: ExplainArgs) -> Result<(), CliError> {
             Wire::Node { node, port: out } => {
                 println!("  {port} ← {}.{out}", l.graph.nodes[*node].id())
             }
+            Wire::File { path, written } => {
+                println!(
+                    "  {port} ← file:{written} ({}, hashed by content)",
+                    path.display()
+                )
+            }
             Wire::Column { column, is_file } => {
                 println!(
                     "  {port} ← sample.{column} ({})",

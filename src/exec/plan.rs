@@ -109,6 +109,22 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
                                 }
                             }
                         }
+                        Wire::File { path, .. } => match memo.hash(path) {
+                            Ok(hash) => {
+                                sources
+                                    .entry(port.clone())
+                                    .or_default()
+                                    .push(path.display().to_string());
+                                Some(InputId::File { hash })
+                            }
+                            Err(e) => {
+                                diags.push(Diag::at(
+                                    &node.def.inputs[port.as_str()].value_loc,
+                                    format!("file {}: {e}", path.display()),
+                                ));
+                                None
+                            }
+                        },
                         Wire::Node {
                             node: up,
                             port: out,

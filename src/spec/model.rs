@@ -84,7 +84,8 @@ pub struct NodeSpec {
     /// Naming another implementation here is how a stage is swapped.
     pub stage: Option<String>,
     /// Input port → source: `NODE.OUTPUT` for another node's output, or `sample.COLUMN` for a column
-    /// of the samples table (a file path or a metadata value).
+    /// of the samples table (a file path or a metadata value), or `file:PATH` for one file shared
+    /// by every sample, such as a model (relative to this pipeline file, hashed by content).
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
     /// Parameters of the stage (see the stage's schema).

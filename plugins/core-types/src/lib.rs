@@ -15,6 +15,7 @@ pub mod instances;
 pub mod intensity;
 pub mod ion_stack;
 pub mod table;
+pub mod tiling;
 pub mod transform;
 
 pub use em_image::{EmImage, Storage};

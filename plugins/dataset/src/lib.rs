@@ -63,6 +63,7 @@ use serde::Serialize;
 
 mod command;
 pub use corrflow_types::intensity::{Intensity, to_u8};
+pub use corrflow_types::tiling::tile_starts;
 pub use command::{DatasetPlugin, ExportDatasetCommand, SYNTH_CLASSES};
 
 /// One source image with its instance truth.
@@ -344,26 +345,6 @@ pub fn uniform_class_map(labels: ArrayView2<'_, u32>, class: usize) -> BTreeMap<
 // ---------------------------------------------------------------------------
 // Geometry: tiling, contour tracing, simplification
 // ---------------------------------------------------------------------------
-
-/// Start offsets of tiles along one axis of length `len` (tile size `tile`,
-/// overlap `overlap < tile`). Returns `(starts, size)`.
-pub fn tile_starts(len: usize, tile: usize, overlap: usize) -> (Vec<usize>, usize) {
-    if tile >= len {
-        return (vec![0], len);
-    }
-    let stride = tile - overlap;
-    let mut starts = Vec::new();
-    let mut s = 0;
-    while s + tile < len {
-        starts.push(s);
-        s += stride;
-    }
-    let last = len - tile;
-    if starts.last() != Some(&last) {
-        starts.push(last);
-    }
-    (starts, tile)
-}
 
 /// Outer boundary of the 8-connected component containing pixel
 /// `(row0, col0)`, which must be the component's first pixel in raster order.
