@@ -1,0 +1,129 @@
+//! Instances on one 8-bit EM image: letterbox → ONNX Runtime → selection → masks, on the whole
+//! image (ultralytics predict, exactly) or on overlapping tiles merged back into one image.
+
+use corrflow_types::tiling::tile_starts;
+use corrflow_types::{Instance, Instances};
+use ndarray::{Array4, ArrayView2, s};
+use rayon::prelude::*;
+
+use crate::decode::{MaskDecoder, MaskMode, coefficients};
+use crate::letterbox::{Letterbox, fill_input, letterbox_gray};
+use crate::model::{ModelError, YoloSegModel};
+use crate::postprocess::{SelectOptions, select};
+use crate::tiling::{MergeOptions, merge_tiles};
+
+/// Tiled inference: square tiles of `size` px overlapping by `overlap` px (the last tile of a
+/// row or column is moved back to end at the image edge), instances merged across tiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileOptions {
+    pub size: usize,
+    pub overlap: usize,
+    pub merge: MergeOptions,
+}
+
+/// Everything that decides the result of a prediction.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PredictOptions {
+    pub select: SelectOptions,
+    pub masks: MaskMode,
+    pub tile: Option<TileOptions>,
+}
+
+/// A model with its options; `predict` is safe to call from several threads.
+pub struct Predictor {
+    pub model: YoloSegModel,
+    pub options: PredictOptions,
+    /// Class names of the output (the model's, or an override of the same length).
+    pub class_names: Vec<String>,
+}
+
+impl Predictor {
+    pub fn new(model: YoloSegModel, options: PredictOptions) -> Self {
+        let class_names = model.info().class_names.clone();
+        Self {
+            model,
+            options,
+            class_names,
+        }
+    }
+
+    /// Instances on `gray` (pixel size in nm for areas downstream).
+    pub fn predict(
+        &self,
+        gray: ArrayView2<'_, u8>,
+        pixel_size_nm: f64,
+    ) -> Result<Instances, ModelError> {
+        let (h, w) = gray.dim();
+        let instances = match &self.options.tile {
+            None => self.predict_window(gray)?,
+            Some(t) => {
+                let (ys, th) = tile_starts(h, t.size, t.overlap);
+                let (xs, tw) = tile_starts(w, t.size, t.overlap);
+                let tiles: Vec<(usize, usize)> = ys
+                    .iter()
+                    .flat_map(|&y| xs.iter().map(move |&x| (y, x)))
+                    .collect();
+                let per_tile = tiles
+                    .par_iter()
+                    .map(|&(y, x)| {
+                        let window = gray.slice(s![y..y + th, x..x + tw]);
+                        self.predict_window(window).map(|v| {
+                            v.into_iter()
+                                .map(|i| shift(i, x, y))
+                                .collect::<Vec<Instance>>()
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                merge_tiles(per_tile, &t.merge)
+            }
+        };
+        Instances::new(h, w, pixel_size_nm, self.class_names.clone(), instances).map_err(|e| {
+            ModelError::Run {
+                path: self.model.info().path.clone(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// ultralytics predict on one image (or tile): instances in its own pixel coordinates, by
+    /// descending score.
+    pub fn predict_window(&self, img: ArrayView2<'_, u8>) -> Result<Vec<Instance>, ModelError> {
+        let info = self.model.info();
+        let (sh, sw) = info.input_hw;
+        let (h, w) = img.dim();
+        let lb = Letterbox::new(h, w, sh, sw);
+        let boxed = letterbox_gray(img, &lb);
+        let mut input = Array4::<f32>::zeros((1, 3, sh, sw));
+        let buf = input
+            .as_slice_mut()
+            .expect("a freshly allocated array is contiguous");
+        fill_input(boxed.view(), buf).map_err(|e| ModelError::Run {
+            path: info.path.clone(),
+            message: e.to_string(),
+        })?;
+        let out = self.model.run(input.view())?;
+        let dets = select(out.predictions.view(), info.num_classes, &self.options.select);
+        let decoder = MaskDecoder::new(out.protos.view(), (sh, sw), (h, w), self.options.masks);
+        Ok(dets
+            .iter()
+            .filter_map(|d| {
+                let c = coefficients(out.predictions.view(), d.anchor, info.num_masks);
+                decoder.instance(d, &c)
+            })
+            .collect())
+    }
+}
+
+/// Move an instance found in a tile at (x, y) into image coordinates.
+fn shift(mut inst: Instance, x: usize, y: usize) -> Instance {
+    let (fx, fy) = (x as f32, y as f32);
+    inst.bbox = [
+        inst.bbox[0] + fx,
+        inst.bbox[1] + fy,
+        inst.bbox[2] + fx,
+        inst.bbox[3] + fy,
+    ];
+    inst.mask.x0 += x;
+    inst.mask.y0 += y;
+    inst
+}
