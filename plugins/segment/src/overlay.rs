@@ -1,0 +1,365 @@
+//! Instances drawn on the EM image, for people to check a segmentation at a glance.
+//!
+//! [`render_overlay`] gives the gray image with each instance filled in its class colour at 35 %
+//! opacity ([`FILL_ALPHA`]) and its outline (the mask's boundary pixels) in full colour, and a
+//! legend panel to the right of the image: one line per class that has instances, a colour
+//! swatch and `name (count)`, drawn with the 8×8 bitmap glyphs of the `font8x8` crate as the
+//! NanoSIMS colour bars are (no system fonts needed; the PNG is byte-for-byte reproducible). The
+//! image keeps its pixel coordinates: pixel (x, y) of the EM is pixel (x, y) of the overlay.
+//!
+//! - **Colours** ([`class_color`]): class id k takes entry k of [`PALETTE`], Sasha Trubetskoy's
+//!   "20 simple, distinct colours" (first 12); with the six synthetic classes: nucleus red,
+//!   mitochondrion green, er yellow, golgi blue, lysosome orange, vesicle purple. Ids past the
+//!   palette get hues 137.5° (the golden angle) apart at full saturation and value.
+//! - **Overlaps**: the fill follows [`Instances::label_image`] (higher score on top); every
+//!   instance's outline is drawn, lower scores first.
+//! - **Size**: outlines are 1 px thick up to 1024 px on the short side of the image, then one
+//!   more pixel per 1024 px (at most 4); legend text is 8 px high up to 1024 px, scaled by the
+//!   same factor, so that both stay visible when a large image is viewed whole.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use corrflow_stage::StageError;
+use corrflow_types::{Instances, Mask, intensity};
+use image::{ImageFormat, Rgb, RgbImage};
+use ndarray::{Array2, ArrayView2};
+
+/// Opacity of the instance fill (0–1).
+pub const FILL_ALPHA: f32 = 0.35;
+
+/// Class colours by class id (RGB): red, green, yellow, blue, orange, purple, cyan, magenta,
+/// lime, pink, teal, lavender.
+pub const PALETTE: [[u8; 3]; 12] = [
+    [230, 25, 75],
+    [60, 180, 75],
+    [255, 225, 25],
+    [0, 130, 200],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+    [240, 50, 230],
+    [210, 245, 60],
+    [250, 190, 212],
+    [0, 128, 128],
+    [220, 190, 255],
+];
+
+/// The colour of class `class_id`: [`PALETTE`] entry, then golden-angle hues.
+pub fn class_color(class_id: u32) -> [u8; 3] {
+    match PALETTE.get(class_id as usize) {
+        Some(&c) => c,
+        None => {
+            let k = (class_id as usize - PALETTE.len()) as f64;
+            hue_to_rgb((15.0 + k * 137.507_764) % 360.0)
+        }
+    }
+}
+
+/// RGB of hue `h` (degrees) at full saturation and value.
+fn hue_to_rgb(h: f64) -> [u8; 3] {
+    let x = 1.0 - ((h / 60.0) % 2.0 - 1.0).abs();
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (1.0, x, 0.0),
+        1 => (x, 1.0, 0.0),
+        2 => (0.0, 1.0, x),
+        3 => (0.0, x, 1.0),
+        4 => (x, 0.0, 1.0),
+        _ => (1.0, 0.0, x),
+    };
+    [r, g, b].map(|v: f64| (v * 255.0).round() as u8)
+}
+
+/// An 8-bit display version of an image: a linear stretch of the 0.5th–99.5th percentiles of the
+/// finite pixels to 0–255 (clipped); NaN and infinite pixels → 0
+/// ([`corrflow_types::intensity::to_u8`], the mapping of the training tiles).
+pub fn to_u8_display(image: ArrayView2<'_, f32>) -> Array2<u8> {
+    intensity::to_u8(
+        image,
+        intensity::Intensity::Percentile {
+            low: 0.5,
+            high: 99.5,
+        },
+    )
+}
+
+/// Scale of outlines and legend text for an image of `h` × `w` pixels (1 to 4).
+fn scale_for(h: usize, w: usize) -> u32 {
+    (h.min(w) / 1024).clamp(1, 4) as u32
+}
+
+/// The gray image with the instances filled and outlined, same size as the image.
+///
+/// `gray` should have the instances' (height, width); instances are clipped to `gray`.
+pub fn render_instances(gray: ArrayView2<'_, u8>, instances: &Instances) -> RgbImage {
+    let (h, w) = gray.dim();
+    let mut img = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let v = gray[[y as usize, x as usize]];
+        Rgb([v, v, v])
+    });
+    let labels = instances.label_image();
+    for ((r, c), &l) in labels.indexed_iter() {
+        if l == 0 || r >= h || c >= w {
+            continue;
+        }
+        let color = class_color(instances.instances[l as usize - 1].class_id);
+        let px = img.get_pixel_mut(c as u32, r as u32);
+        *px = blend(*px, color, FILL_ALPHA);
+    }
+    let t = scale_for(h, w) as usize;
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    order.sort_by(|&a, &b| {
+        let s = |i: usize| instances.instances[i].score;
+        s(a).total_cmp(&s(b))
+    });
+    for i in order {
+        let inst = &instances.instances[i];
+        draw_outline(&mut img, &inst.mask, t, Rgb(class_color(inst.class_id)));
+    }
+    img
+}
+
+fn blend(px: Rgb<u8>, color: [u8; 3], alpha: f32) -> Rgb<u8> {
+    Rgb(std::array::from_fn(|k| {
+        (f32::from(px.0[k]) * (1.0 - alpha) + f32::from(color[k]) * alpha).round() as u8
+    }))
+}
+
+/// Colour the boundary pixels of `mask`: inside pixels with an outside pixel (or the mask box's
+/// edge) within `t` steps along a row or column.
+fn draw_outline(img: &mut RgbImage, mask: &Mask, t: usize, color: Rgb<u8>) {
+    let (mh, mw) = mask.data.dim();
+    let inside = |r: isize, c: isize| {
+        r >= 0
+            && c >= 0
+            && (r as usize) < mh
+            && (c as usize) < mw
+            && mask.data[[r as usize, c as usize]]
+    };
+    for ((r, c), &v) in mask.data.indexed_iter() {
+        let (x, y) = (mask.x0 + c, mask.y0 + r);
+        if !v || x >= img.width() as usize || y >= img.height() as usize {
+            continue;
+        }
+        let (ri, ci) = (r as isize, c as isize);
+        let edge = (1..=t as isize).any(|k| {
+            !inside(ri - k, ci) || !inside(ri + k, ci) || !inside(ri, ci - k) || !inside(ri, ci + k)
+        });
+        if edge {
+            img.put_pixel(x as u32, y as u32, color);
+        }
+    }
+}
+
+/// [`render_instances`] with a legend panel to the right of the image (white, classes that have
+/// instances: swatch and `name (count)`). The canvas is (width + panel width) ×
+/// max(height, panel height); without instances it is the gray image alone.
+pub fn render_overlay(gray: ArrayView2<'_, u8>, instances: &Instances) -> RgbImage {
+    let image = render_instances(gray, instances);
+    let entries = legend_entries(instances);
+    if entries.is_empty() {
+        return image;
+    }
+    let s = scale_for(gray.nrows(), gray.ncols());
+    let legend = render_legend(&entries, s);
+    let (w, h) = (image.width(), image.height());
+    let mut canvas = RgbImage::from_pixel(w + legend.width(), h.max(legend.height()), WHITE);
+    image::imageops::replace(&mut canvas, &image, 0, 0);
+    image::imageops::replace(&mut canvas, &legend, i64::from(w), 0);
+    canvas
+}
+
+const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+const BLACK: Rgb<u8> = Rgb([0, 0, 0]);
+/// Glyph side (px, before scaling).
+const GLYPH: u32 = 8;
+/// Padding around the legend and between swatch and text (px, before scaling).
+const PAD: u32 = 6;
+/// Height of one legend line (px, before scaling).
+const LINE: u32 = 12;
+
+/// `(colour, text)` of each class with instances, by class id.
+fn legend_entries(instances: &Instances) -> Vec<([u8; 3], String)> {
+    let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+    for inst in &instances.instances {
+        *counts.entry(inst.class_id).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(id, n)| {
+            let name = instances
+                .class_names
+                .get(id as usize)
+                .map_or_else(|| format!("class {id}"), Clone::clone);
+            (class_color(id), format!("{name} ({n})"))
+        })
+        .collect()
+}
+
+/// The legend panel at text scale `s`.
+fn render_legend(entries: &[([u8; 3], String)], s: u32) -> RgbImage {
+    let longest = entries
+        .iter()
+        .map(|(_, t)| t.chars().count() as u32)
+        .max()
+        .unwrap_or(0);
+    let width = s * (PAD + GLYPH + PAD + longest * GLYPH + PAD);
+    let height = s * (PAD + entries.len() as u32 * LINE - (LINE - GLYPH) + PAD);
+    let mut img = RgbImage::from_pixel(width, height, WHITE);
+    for (i, (color, text)) in entries.iter().enumerate() {
+        let y = s * (PAD + i as u32 * LINE);
+        for dy in 0..GLYPH * s {
+            for dx in 0..GLYPH * s {
+                img.put_pixel(s * PAD + dx, y + dy, Rgb(*color));
+            }
+        }
+        draw_text(&mut img, s * (PAD + GLYPH + PAD), y, text, BLACK, s);
+    }
+    img
+}
+
+/// Glyph of a character: ASCII and Latin-1 supplement, `?` otherwise.
+fn glyph(c: char) -> [u8; 8] {
+    let code = c as u32;
+    if code < 128 {
+        font8x8::legacy::BASIC_LEGACY[code as usize]
+    } else if (0xA0..=0xFF).contains(&code) {
+        font8x8::legacy::LATIN_LEGACY[(code - 0xA0) as usize]
+    } else {
+        font8x8::legacy::BASIC_LEGACY[b'?' as usize]
+    }
+}
+
+/// Draw `text` with its top-left corner at (x, y), each glyph pixel as an `s` × `s` block;
+/// clipped to the image.
+fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, color: Rgb<u8>, s: u32) {
+    for (i, c) in text.chars().enumerate() {
+        let gx = x + i as u32 * GLYPH * s;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..GLYPH {
+                // font8x8: bit 0 is the leftmost pixel.
+                if bits & (1 << col) == 0 {
+                    continue;
+                }
+                for dy in 0..s {
+                    for dx in 0..s {
+                        let (px, py) = (gx + col * s + dx, y + row as u32 * s + dy);
+                        if px < img.width() && py < img.height() {
+                            img.put_pixel(px, py, color);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Render [`render_overlay`] and write it as PNG, atomically (temporary file, then rename).
+pub fn write_overlay_png(
+    path: &Path,
+    gray: ArrayView2<'_, u8>,
+    instances: &Instances,
+) -> Result<(), StageError> {
+    let img = render_overlay(gray, instances);
+    let mut bytes = Cursor::new(Vec::new());
+    img.write_to(&mut bytes, ImageFormat::Png)
+        .map_err(|e| StageError::other(format!("{}: PNG encoding: {e}", path.display())))?;
+    crate::export::write_atomic(path, bytes.get_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corrflow_types::Instance;
+    use ndarray::array;
+
+    fn one(h: usize, w: usize, class_id: u32, mask: Mask) -> Instances {
+        let bbox = mask.box_px().map(|v| v as f32);
+        let names = (0..=class_id).map(|k| format!("c{k}")).collect();
+        let inst = Instance {
+            class_id,
+            score: 1.0,
+            bbox,
+            mask,
+        };
+        Instances::new(h, w, 1.0, names, vec![inst]).unwrap()
+    }
+
+    #[test]
+    fn colours_where_the_masks_are() {
+        let gray = Array2::from_elem((12, 10), 100u8);
+        let mask = Mask::new(2, 3, Array2::from_elem((5, 4), true));
+        let inst = one(12, 10, 1, mask);
+        let img = render_instances(gray.view(), &inst);
+        assert_eq!((img.width(), img.height()), (10, 12));
+        let green = Rgb(PALETTE[1]);
+        // Outline at the box edge, fill inside, gray outside.
+        assert_eq!(*img.get_pixel(2, 3), green);
+        assert_eq!(*img.get_pixel(5, 7), green);
+        let fill = *img.get_pixel(3, 4);
+        assert_eq!(fill, blend(Rgb([100; 3]), PALETTE[1], FILL_ALPHA));
+        assert_ne!(fill, green);
+        assert_eq!(*img.get_pixel(0, 0), Rgb([100; 3]));
+        assert_eq!(*img.get_pixel(6, 4), Rgb([100; 3]));
+        // The overlay adds a legend on the right, keeps the image at the same place.
+        let ov = render_overlay(gray.view(), &inst);
+        assert!(ov.width() > 10 && ov.height() >= 12);
+        for (x, y, p) in img.enumerate_pixels() {
+            assert_eq!(ov.get_pixel(x, y), p);
+        }
+        let swatch = ov.get_pixel(10 + PAD + 1, PAD + 1);
+        assert_eq!(*swatch, green);
+    }
+
+    #[test]
+    fn empty_instances_and_tiny_images() {
+        let gray = Array2::from_elem((3, 4), 7u8);
+        let none = Instances::new(3, 4, 1.0, vec!["a".into()], vec![]).unwrap();
+        let img = render_overlay(gray.view(), &none);
+        assert_eq!((img.width(), img.height()), (4, 3));
+        assert!(img.pixels().all(|p| *p == Rgb([7; 3])));
+        let gray = array![[200u8]];
+        let inst = one(1, 1, 30, Mask::new(0, 0, array![[true]]));
+        let img = render_overlay(gray.view(), &inst);
+        assert_eq!(*img.get_pixel(0, 0), Rgb(class_color(30)));
+        assert!(img.height() > 1 && img.width() > 1);
+    }
+
+    #[test]
+    fn palette_colours_are_distinct() {
+        let colors: Vec<[u8; 3]> = (0..40).map(class_color).collect();
+        for i in 0..12 {
+            for j in 0..i {
+                assert_ne!(colors[i], colors[j], "{i} {j}");
+            }
+        }
+        assert_eq!(hue_to_rgb(0.0), [255, 0, 0]);
+        assert_eq!(hue_to_rgb(120.0), [0, 255, 0]);
+    }
+
+    #[test]
+    fn display_stretch_maps_nan_to_zero() {
+        let img = Array2::from_shape_fn((20, 20), |(r, c)| {
+            if r == 0 && c == 0 {
+                f32::NAN
+            } else {
+                (r * 20 + c) as f32
+            }
+        });
+        let d = to_u8_display(img.view());
+        assert_eq!(d[[0, 0]], 0);
+        assert_eq!(d[[19, 19]], 255);
+        assert!(d[[10, 10]] > 100 && d[[10, 10]] < 160);
+    }
+
+    #[test]
+    fn writes_a_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o.png");
+        let gray = Array2::from_elem((6, 6), 50u8);
+        let inst = one(6, 6, 0, Mask::new(1, 1, Array2::from_elem((2, 2), true)));
+        write_overlay_png(&p, gray.view(), &inst).unwrap();
+        let back = image::open(&p).unwrap().to_rgb8();
+        assert_eq!(back, render_overlay(gray.view(), &inst));
+    }
+}
