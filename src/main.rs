@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         .add_plugin(corrflow_nanosims::NanosimsPlugin)
         .add_plugin(corrflow_synth::SynthPlugin)
         .add_plugin(corrflow_dataset::DatasetPlugin)
+        .add_plugin(corrflow_segment::SegmentPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

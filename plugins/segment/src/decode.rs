@@ -13,6 +13,7 @@
 use corrflow_types::{Instance, Mask};
 use ndarray::{Array2, ArrayView2, ArrayView3, s};
 
+use crate::letterbox::Letterbox;
 use crate::postprocess::{Axis, Detection, box_span, logits_region, resample_region};
 
 /// How masks are brought to the original image.
@@ -25,56 +26,15 @@ pub enum MaskMode {
     Retina,
 }
 
-/// Python's `round()` (half to even) of a float64, as ultralytics' geometry uses it.
-pub fn py_round(x: f64) -> i64 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        let t = x.trunc();
-        if (t as i64) % 2 == 0 { t as i64 } else { r as i64 }
-    } else {
-        r as i64
-    }
-}
-
-/// The un-padded region of an (h1, w1) letterboxed array holding an (h0, w0) image, as
-/// ultralytics `scale_masks` (and `process_mask_native`) computes it: gain = min(h1/h0, w1/w0),
-/// content (max(round(h0·gain), 1), …), top = round(pad_h − 0.1). Returns (top, left, h, w).
-pub fn content_region(h1: usize, w1: usize, h0: usize, w0: usize) -> (usize, usize, usize, usize) {
-    let gain = (h1 as f64 / h0 as f64).min(w1 as f64 / w0 as f64);
-    let nh = py_round(h0 as f64 * gain).max(1);
-    let nw = py_round(w0 as f64 * gain).max(1);
-    let pad_h = (h1 as i64 - nh) as f64 / 2.0;
-    let pad_w = (w1 as i64 - nw) as f64 / 2.0;
-    let top = py_round(pad_h - 0.1).max(0) as usize;
-    let left = py_round(pad_w - 0.1).max(0) as usize;
-    let nh = (nh as usize).min(h1 - top);
-    let nw = (nw as usize).min(w1 - left);
-    (top, left, nh, nw)
-}
-
-/// ultralytics 8.4.x `scale_boxes`: an input-space box (x1, y1, x2, y2) to original pixels,
-/// clipped to the image. Per-axis gains new/old, padding round((S − new)/2 − 0.1).
-pub fn scale_box(xyxy: [f32; 4], in_hw: (usize, usize), src_hw: (usize, usize)) -> [f32; 4] {
-    let (h1, w1) = in_hw;
-    let (h0, w0) = src_hw;
-    let gain = (h1 as f64 / h0 as f64).min(w1 as f64 / w0 as f64);
-    let nh = py_round(h0 as f64 * gain).max(1);
-    let nw = py_round(w0 as f64 * gain).max(1);
-    let (gy, gx) = ((nh as f64 / h0 as f64) as f32, (nw as f64 / w0 as f64) as f32);
-    let pad_x = py_round((w1 as i64 - nw) as f64 / 2.0 - 0.1) as f32;
-    let pad_y = py_round((h1 as i64 - nh) as f64 / 2.0 - 0.1) as f32;
-    let (w0, h0) = (w0 as f32, h0 as f32);
-    [
-        ((xyxy[0] - pad_x) / gx).clamp(0.0, w0),
-        ((xyxy[1] - pad_y) / gy).clamp(0.0, h0),
-        ((xyxy[2] - pad_x) / gx).clamp(0.0, w0),
-        ((xyxy[3] - pad_y) / gy).clamp(0.0, h0),
-    ]
+/// Python's `round()` (half to even) of a float64.
+fn py_round(x: f64) -> i64 {
+    x.round_ties_even() as i64
 }
 
 /// Decodes masks of one model output for one image.
 pub struct MaskDecoder<'a> {
     protos: ArrayView3<'a, f32>,
+    lb: Letterbox,
     in_hw: (usize, usize),
     src_hw: (usize, usize),
     mode: MaskMode,
@@ -102,20 +62,17 @@ enum Plan {
 }
 
 impl<'a> MaskDecoder<'a> {
-    /// `protos` is (nm, mh, mw); `in_hw` the model input size; `src_hw` the original image size.
-    pub fn new(
-        protos: ArrayView3<'a, f32>,
-        in_hw: (usize, usize),
-        src_hw: (usize, usize),
-        mode: MaskMode,
-    ) -> Self {
+    /// `protos` is (nm, mh, mw); `lb` the letterbox of the original image into the model input.
+    pub fn new(protos: ArrayView3<'a, f32>, lb: &Letterbox, mode: MaskMode) -> Self {
         let (_, mh, mw) = protos.dim();
+        let in_hw = (lb.dst_h, lb.dst_w);
+        let src_hw = (lb.src_h, lb.src_w);
         let (h0, w0) = src_hw;
         let plan = match mode {
             MaskMode::Default => {
-                let cut = content_region(in_hw.0, in_hw.1, h0, w0);
-                let down = (in_hw != src_hw)
-                    .then(|| (Axis::to_size(cut.2, h0), Axis::to_size(cut.3, w0)));
+                let cut = lb.mask_crop(in_hw.0, in_hw.1);
+                let down =
+                    (in_hw != src_hw).then(|| (Axis::to_size(cut.2, h0), Axis::to_size(cut.3, w0)));
                 Plan::Default {
                     up: (Axis::to_size(mh, in_hw.0), Axis::to_size(mw, in_hw.1)),
                     cut,
@@ -132,9 +89,9 @@ impl<'a> MaskDecoder<'a> {
                     let sc = (1.0 / f as f64) as f32;
                     (Axis::new(mh, up_hw.0, sc), Axis::new(mw, up_hw.1, sc))
                 });
-                let cut = content_region(up_hw.0, up_hw.1, h0, w0);
-                let down = (up_hw != src_hw)
-                    .then(|| (Axis::to_size(cut.2, h0), Axis::to_size(cut.3, w0)));
+                let cut = lb.mask_crop(up_hw.0, up_hw.1);
+                let down =
+                    (up_hw != src_hw).then(|| (Axis::to_size(cut.2, h0), Axis::to_size(cut.3, w0)));
                 Plan::Retina {
                     up,
                     up_hw,
@@ -145,6 +102,7 @@ impl<'a> MaskDecoder<'a> {
         };
         Self {
             protos,
+            lb: *lb,
             in_hw,
             src_hw,
             mode,
@@ -155,9 +113,11 @@ impl<'a> MaskDecoder<'a> {
     /// The instance of one detection in original pixels (box scaled as ultralytics does), or
     /// `None` when its mask is empty (ultralytics drops those).
     pub fn instance(&self, det: &Detection, coeffs: &[f32]) -> Option<Instance> {
-        let bbox = scale_box(det.xyxy, self.in_hw, self.src_hw);
+        let bbox = self.lb.box_to_source(det.xyxy);
         let (y0, x0, mask) = match &self.plan {
-            Plan::Default { up, cut, down } => self.default_mask(det.xyxy, coeffs, up, *cut, down)?,
+            Plan::Default { up, cut, down } => {
+                self.default_mask(det.xyxy, coeffs, up, *cut, down)?
+            }
             Plan::Retina {
                 up,
                 up_hw,
@@ -259,14 +219,9 @@ impl<'a> MaskDecoder<'a> {
         };
         debug_assert!(ny.1 <= up_hw.0 && nx.1 <= up_hw.1);
         let vals = match down {
-            Some((ay, ax)) => resample_region(
-                logits_up.view(),
-                (ny.0 - top, nx.0 - left),
-                ay,
-                ax,
-                oy,
-                ox,
-            ),
+            Some((ay, ax)) => {
+                resample_region(logits_up.view(), (ny.0 - top, nx.0 - left), ay, ax, oy, ox)
+            }
             None => logits_up,
         };
         let mask = vals.mapv(|v| v > 0.0);
@@ -312,30 +267,6 @@ mod tests {
     use super::*;
     use ndarray::Array3;
 
-    #[test]
-    fn python_rounding_is_half_to_even() {
-        assert_eq!(py_round(0.5), 0);
-        assert_eq!(py_round(1.5), 2);
-        assert_eq!(py_round(2.5), 2);
-        assert_eq!(py_round(-0.5), 0);
-        assert_eq!(py_round(2.4), 2);
-        assert_eq!(py_round(2.6), 3);
-        assert_eq!(py_round(-1.5), -2);
-    }
-
-    #[test]
-    fn content_region_of_a_wide_image() {
-        // 100×200 into 320×320: gain 1.6, content 160×320, pad 80 → top round(79.9) = 80
-        assert_eq!(content_region(320, 320, 100, 200), (80, 0, 160, 320));
-        assert_eq!(content_region(320, 320, 320, 320), (0, 0, 320, 320));
-    }
-
-    #[test]
-    fn scale_box_inverts_the_letterbox() {
-        let b = scale_box([10.0, 90.0, 330.0, 200.0], (320, 320), (100, 200));
-        assert_eq!(b, [6.25, 6.25, 200.0, 75.0]);
-    }
-
     /// The straightforward full-image computation, for comparison.
     fn full_default(
         protos: &Array3<f32>,
@@ -353,7 +284,8 @@ mod tests {
         let bin = Array2::from_shape_fn(in_hw, |(r, c)| {
             up[[r, c]] > 0.0 && (ry.0..ry.1).contains(&r) && (rx.0..rx.1).contains(&c)
         });
-        let (top, left, ch, cw) = content_region(in_hw.0, in_hw.1, src_hw.0, src_hw.1);
+        let (top, left, ch, cw) =
+            Letterbox::new(src_hw.0, src_hw.1, in_hw.0, in_hw.1).mask_crop(in_hw.0, in_hw.1);
         let cutf = bin
             .slice(s![top..top + ch, left..left + cw])
             .mapv(|v| f32::from(u8::from(v)));
@@ -365,7 +297,9 @@ mod tests {
     fn random_protos(nm: usize, mh: usize, mw: usize, seed: u64) -> Array3<f32> {
         let mut s = seed;
         Array3::from_shape_fn((nm, mh, mw), |_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         })
     }
@@ -381,7 +315,8 @@ mod tests {
             ((200, 150), [-3.0, 8.0, 30.0, 70.0]),
         ] {
             let in_hw = (64, 64);
-            let dec = MaskDecoder::new(protos.view(), in_hw, src_hw, MaskMode::Default);
+            let lb = Letterbox::new(src_hw.0, src_hw.1, in_hw.0, in_hw.1);
+            let dec = MaskDecoder::new(protos.view(), &lb, MaskMode::Default);
             let det = Detection {
                 anchor: 0,
                 class_id: 0,
@@ -412,9 +347,14 @@ mod tests {
             ((100, 37), [1.0, 3.0, 30.0, 90.5]),
         ] {
             let in_hw = (64, 64);
-            let dec = MaskDecoder::new(protos.view(), in_hw, src_hw, MaskMode::Retina);
+            let lb = Letterbox::new(src_hw.0, src_hw.1, in_hw.0, in_hw.1);
+            let dec = MaskDecoder::new(protos.view(), &lb, MaskMode::Retina);
             let Plan::Retina {
-                up, up_hw, cut, down, ..
+                up,
+                up_hw,
+                cut,
+                down,
+                ..
             } = &dec.plan
             else {
                 unreachable!()
@@ -435,7 +375,7 @@ mod tests {
                 }
                 None => cutl,
             };
-            let bbox = scale_box(xyxy, in_hw, src_hw);
+            let bbox = lb.box_to_source(xyxy);
             let ry = box_span(bbox[1], bbox[3], src_hw.0);
             let rx = box_span(bbox[0], bbox[2], src_hw.1);
             let full = Array2::from_shape_fn(src_hw, |(r, c)| {

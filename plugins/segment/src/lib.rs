@@ -4,13 +4,27 @@
 
 pub mod coco_results;
 pub mod decode;
+pub mod export;
 pub mod import;
 pub mod letterbox;
+pub mod masks_stage;
 pub mod model;
 pub mod overlay;
 pub mod postprocess;
+pub mod predict_command;
 pub mod predictor;
 pub mod runtime;
 pub mod tiling;
-pub mod export;
-pub mod masks_stage;
+pub mod yolo_stage;
+
+/// Registers `segment.yolo`, `segment.masks` and `corrflow predict`.
+pub struct SegmentPlugin;
+
+impl corrflow_stage::Plugin for SegmentPlugin {
+    fn build(&self, registry: &mut corrflow_stage::Registry) {
+        registry
+            .add_stage(yolo_stage::SegmentYolo)
+            .add_stage(masks_stage::SegmentMasks)
+            .add_command(predict_command::PredictCommand);
+    }
+}

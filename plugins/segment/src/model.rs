@@ -283,7 +283,9 @@ fn describe(path: &Path, session: &Session) -> Result<ModelInfo, ModelError> {
     let class_names = match metadata.get("names") {
         Some(s) => {
             let names = parse_names(s).ok_or_else(|| {
-                unsupported(format!("cannot read class names from metadata 'names': {s}"))
+                unsupported(format!(
+                    "cannot read class names from metadata 'names': {s}"
+                ))
             })?;
             if names.len() != num_classes {
                 return Err(unsupported(format!(

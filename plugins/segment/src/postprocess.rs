@@ -115,7 +115,10 @@ fn nms(cands: &[Detection], iou: f64, agnostic: bool) -> Vec<usize> {
             [d.xyxy[0] + c, d.xyxy[1] + c, d.xyxy[2] + c, d.xyxy[3] + c]
         })
         .collect();
-    let areas: Vec<f32> = boxes.iter().map(|b| (b[2] - b[0]) * (b[3] - b[1])).collect();
+    let areas: Vec<f32> = boxes
+        .iter()
+        .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
+        .collect();
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by(|&a, &b| cands[b].score.total_cmp(&cands[a].score)); // stable
     let mut suppressed = vec![false; cands.len()];
@@ -358,7 +361,8 @@ mod tests {
         // outputs_touching is the inverse: outputs outside it read none of the sources
         let (lo, hi) = ay.outputs_touching(2, 4);
         for y in 0..23 {
-            let reads = (2..4).contains(&(ay.i0[y] as usize)) || (2..4).contains(&(ay.i1[y] as usize));
+            let reads =
+                (2..4).contains(&(ay.i0[y] as usize)) || (2..4).contains(&(ay.i1[y] as usize));
             assert_eq!(reads, (lo..hi).contains(&y), "row {y}");
         }
     }

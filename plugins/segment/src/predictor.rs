@@ -1,6 +1,8 @@
 //! Instances on one 8-bit EM image: letterbox → ONNX Runtime → selection → masks, on the whole
 //! image (ultralytics predict, exactly) or on overlapping tiles merged back into one image.
 
+use std::sync::Arc;
+
 use corrflow_types::tiling::tile_starts;
 use corrflow_types::{Instance, Instances};
 use ndarray::{Array4, ArrayView2, s};
@@ -31,14 +33,14 @@ pub struct PredictOptions {
 
 /// A model with its options; `predict` is safe to call from several threads.
 pub struct Predictor {
-    pub model: YoloSegModel,
+    pub model: Arc<YoloSegModel>,
     pub options: PredictOptions,
     /// Class names of the output (the model's, or an override of the same length).
     pub class_names: Vec<String>,
 }
 
 impl Predictor {
-    pub fn new(model: YoloSegModel, options: PredictOptions) -> Self {
+    pub fn new(model: Arc<YoloSegModel>, options: PredictOptions) -> Self {
         let class_names = model.info().class_names.clone();
         Self {
             model,
@@ -102,8 +104,12 @@ impl Predictor {
             message: e.to_string(),
         })?;
         let out = self.model.run(input.view())?;
-        let dets = select(out.predictions.view(), info.num_classes, &self.options.select);
-        let decoder = MaskDecoder::new(out.protos.view(), (sh, sw), (h, w), self.options.masks);
+        let dets = select(
+            out.predictions.view(),
+            info.num_classes,
+            &self.options.select,
+        );
+        let decoder = MaskDecoder::new(out.protos.view(), &lb, self.options.masks);
         Ok(dets
             .iter()
             .filter_map(|d| {

@@ -175,7 +175,11 @@ mod tests {
             library_in(dir.path()).unwrap(),
             dir.path().join("libonnxruntime.so.1.99.0")
         );
-        std::fs::write(dir.path().join(format!("libonnxruntime.so.{ORT_VERSION}")), b"").unwrap();
+        std::fs::write(
+            dir.path().join(format!("libonnxruntime.so.{ORT_VERSION}")),
+            b"",
+        )
+        .unwrap();
         assert_eq!(
             library_in(dir.path()).unwrap(),
             dir.path().join(format!("libonnxruntime.so.{ORT_VERSION}"))

@@ -42,7 +42,9 @@ fn gray_png(path: &Path) -> ndarray::Array2<u8> {
 fn predictions_equal_ultralytics_predict() {
     let model = model_path();
     if corrflow_segment::runtime::resolve_library(None).is_err() {
-        println!("SKIPPED predictions_equal_ultralytics_predict: ONNX Runtime not set up (./scripts/setup)");
+        println!(
+            "SKIPPED predictions_equal_ultralytics_predict: ONNX Runtime not set up (./scripts/setup)"
+        );
         return;
     }
     let refs = reference_dir();
@@ -52,7 +54,11 @@ fn predictions_equal_ultralytics_predict() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected reference outputs in {}", refs.display());
+    assert!(
+        files.len() >= 10,
+        "expected reference outputs in {}",
+        refs.display()
+    );
     let (mut n_images, mut n_dets, mut worst_box, mut worst_score, mut worst_iou) =
         (0, 0, 0.0f32, 0.0f32, 1.0f64);
     for file in &files {
@@ -60,7 +66,7 @@ fn predictions_equal_ultralytics_predict() {
         let retina = doc["retina_masks"].as_bool().unwrap();
         let conf = doc["conf"].as_f64().unwrap_or(0.25) as f32;
         let predictor = Predictor::new(
-            YoloSegModel::load(&model, None, 1).unwrap(),
+            std::sync::Arc::new(YoloSegModel::load(&model, None, 1).unwrap()),
             PredictOptions {
                 select: SelectOptions {
                     conf,
@@ -110,13 +116,29 @@ fn predictions_equal_ultralytics_predict() {
             let be = box_err(inst);
             let se = (inst.score - score).abs();
             assert!(be <= 0.5, "{name} det {k}: box {:?} vs {b:?}", inst.bbox);
-            assert!(se <= 1e-4, "{name} det {k}: score {} vs {score}", inst.score);
+            assert!(
+                se <= 1e-4,
+                "{name} det {k}: score {} vs {score}",
+                inst.score
+            );
             let counts = rle_from_string(d["mask"]["counts"].as_str().unwrap()).unwrap();
             let truth = rle_decode(&counts, h, w).unwrap();
             let mine = inst.mask.to_full(h, w);
-            let inter = truth.iter().zip(mine.iter()).filter(|(a, b)| **a && **b).count();
-            let uni = truth.iter().zip(mine.iter()).filter(|(a, b)| **a || **b).count();
-            let iou = if uni == 0 { 1.0 } else { inter as f64 / uni as f64 };
+            let inter = truth
+                .iter()
+                .zip(mine.iter())
+                .filter(|(a, b)| **a && **b)
+                .count();
+            let uni = truth
+                .iter()
+                .zip(mine.iter())
+                .filter(|(a, b)| **a || **b)
+                .count();
+            let iou = if uni == 0 {
+                1.0
+            } else {
+                inter as f64 / uni as f64
+            };
             assert!(iou >= 0.99, "{name} det {k}: mask IoU {iou}");
             worst_box = worst_box.max(be);
             worst_score = worst_score.max(se);
