@@ -102,9 +102,12 @@ pub fn generate(
         .into_par_iter()
         .map(|k| one(out, &format!("s{:0width$}", k + 1), k, seed, cfg))
         .collect::<Result<_, _>>()?;
-    let mut csv = String::from("id,em,nanosims,condition\n");
+    let mut csv = String::from("id,em,nanosims,condition,labels,classes\n");
     for r in &reports {
-        csv += &format!("{0},em/{0}.tif,nanosims/{0}.im,{1}\n", r.id, r.condition);
+        csv += &format!(
+            "{0},em/{0}.tif,nanosims/{0}.im,{1},truth/{0}_labels.tif,truth/{0}_classes.csv\n",
+            r.id, r.condition
+        );
     }
     write_file(&out.join("samples.csv"), csv.as_bytes())?;
     Ok(reports)
@@ -204,6 +207,15 @@ fn one(
     });
     let text = serde_json::to_vec_pretty(&truth).map_err(|e| e.to_string())?;
     write_file(&out.join("truth").join(format!("{id}.json")), &text)?;
+    // The label → class table that `segment.masks` and `export-dataset --list` read.
+    let mut classes = String::from("label,class\n");
+    for o in &em.organelles {
+        classes += &format!("{},{}\n", o.id, o.class.as_str());
+    }
+    write_file(
+        &out.join("truth").join(format!("{id}_classes.csv")),
+        classes.as_bytes(),
+    )?;
     Ok(SampleReport {
         id: id.to_string(),
         condition: condition.name.clone(),

@@ -23,7 +23,10 @@ fn counts_inside_each_organelle_recover_its_true_ratio() {
     assert_eq!(reports.len(), 4);
     let csv = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
     assert!(
-        csv.starts_with("id,em,nanosims,condition\ns01,em/s01.tif,nanosims/s01.im,hNPC\n"),
+        csv.starts_with(
+            "id,em,nanosims,condition,labels,classes\n\
+             s01,em/s01.tif,nanosims/s01.im,hNPC,truth/s01_labels.tif,truth/s01_classes.csv\n"
+        ),
         "{csv}"
     );
 
