@@ -8,5 +8,6 @@ mod exec_stage;
 mod kill;
 mod nanosims;
 mod rerun;
+mod segment;
 mod subcommands;
 mod synth;

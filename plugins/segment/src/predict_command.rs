@@ -27,7 +27,7 @@ impl Command for PredictCommand {
             .about("Segment images with a YOLOv8/YOLO11-seg ONNX model (as ultralytics predict); writes predictions.json (COCO results) and overlays")
             .arg(Arg::new("model").long("model").required(true).value_parser(value_parser!(PathBuf)).help("The .onnx model (ultralytics export, nms=False)"))
             .arg(Arg::new("out").long("out").required(true).value_parser(value_parser!(PathBuf)).help("Output folder"))
-            .arg(num("conf", "Minimum class score [default: 0.25]").value_parser(value_parser!(f32)))
+            .arg(num("conf", "Minimum class score [default: 0.25]").value_parser(value_parser!(f64)))
             .arg(num("iou", "NMS IoU threshold [default: 0.7]").value_parser(value_parser!(f64)))
             .arg(Arg::new("max-det").long("max-det").value_parser(value_parser!(usize)).help("Maximum detections per image (per tile when tiling) [default: 300]"))
             .arg(Arg::new("agnostic-nms").long("agnostic-nms").action(ArgAction::SetTrue).help("NMS across classes"))
@@ -49,7 +49,7 @@ impl Command for PredictCommand {
             .map(|v| v.cloned().collect())
             .unwrap_or_default();
         let mut p = YoloParams::default();
-        if let Some(&v) = m.get_one::<f32>("conf") {
+        if let Some(&v) = m.get_one::<f64>("conf") {
             p.conf = v;
         }
         if let Some(&v) = m.get_one::<f64>("iou") {

@@ -56,7 +56,7 @@ pub enum IntensityParam {
     /// Linear stretch between the image's minimum and maximum.
     Minmax,
     /// Linear stretch between fixed values (`min` → 0, `max` → 255).
-    Range { min: f32, max: f32 },
+    Range { min: f64, max: f64 },
 }
 
 /// Tiled inference.
@@ -72,7 +72,7 @@ pub struct TileParam {
     /// Two instances from different tiles are one object when their masks' intersection over
     /// the smaller mask exceeds this (0–1).
     #[serde(default = "default_min_ios")]
-    pub merge_min_ios: f32,
+    pub merge_min_ios: f64,
     /// Merge only instances of the same class.
     #[serde(default = "yes")]
     pub merge_same_class: bool,
@@ -81,13 +81,13 @@ pub struct TileParam {
 fn default_overlap() -> usize {
     64
 }
-fn default_min_ios() -> f32 {
+fn default_min_ios() -> f64 {
     0.5
 }
 fn yes() -> bool {
     true
 }
-fn default_conf() -> f32 {
+fn default_conf() -> f64 {
     0.25
 }
 fn default_iou() -> f64 {
@@ -109,7 +109,7 @@ fn default_max_nms() -> usize {
 pub struct YoloParams {
     /// Minimum class score of a detection (exclusive).
     #[serde(default = "default_conf")]
-    pub conf: f32,
+    pub conf: f64,
     /// IoU above which NMS suppresses the lower-scoring box.
     #[serde(default = "default_iou")]
     pub iou: f64,
@@ -302,14 +302,14 @@ pub fn predictor_for(model: Arc<YoloSegModel>, p: &YoloParams) -> Result<Predict
             size,
             overlap: t.overlap.min(size.saturating_sub(1)),
             merge: MergeOptions {
-                min_ios: t.merge_min_ios,
+                min_ios: t.merge_min_ios as f32,
                 same_class: t.merge_same_class,
             },
         }
     });
     let options = PredictOptions {
         select: SelectOptions {
-            conf: p.conf,
+            conf: p.conf as f32,
             iou: p.iou,
             max_det: p.max_det,
             agnostic: p.agnostic_nms,
@@ -336,7 +336,10 @@ pub fn to_model_gray(image: &EmImage, mode: IntensityParam) -> Array2<u8> {
         IntensityParam::Auto => Intensity::default(),
         IntensityParam::Percentile { low, high } => Intensity::Percentile { low, high },
         IntensityParam::Minmax => Intensity::MinMax,
-        IntensityParam::Range { min, max } => Intensity::Range { min, max },
+        IntensityParam::Range { min, max } => Intensity::Range {
+            min: min as f32,
+            max: max as f32,
+        },
     };
     to_u8(image.data.view(), mapping)
 }
