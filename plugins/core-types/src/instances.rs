@@ -264,6 +264,14 @@ impl Instances {
             .collect();
         let ds = g.new_dataset_builder().with_data(&area).create("area_px")?;
         h5::set_str(&ds, "units", "px")?;
+        // area (µm²) = pixels · (pixel size nm / 1000)²
+        let um2_per_px = (self.pixel_size_nm / 1000.0).powi(2);
+        let area_um2: Vec<f64> = area.iter().map(|&a| a as f64 * um2_per_px).collect();
+        let ds = g
+            .new_dataset_builder()
+            .with_data(&area_um2)
+            .create("area_um2")?;
+        h5::set_str(&ds, "units", "µm²")?;
         g.new_dataset_builder()
             .with_data(&self.label_image())
             .create("labels")?;
