@@ -131,10 +131,12 @@ impl Command for PredictCommand {
                     .predict(gray.view(), img.pixel_size_nm)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 let name = file_name(path);
+                let predict_ms = t.elapsed().as_secs_f64() * 1e3;
+                let t = Instant::now();
                 export_instances(&out, stem, &name, &instances, Some(gray.view()))
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 println!(
-                    "{name}: {} instances, {}×{} px, {:.0} ms",
+                    "{name}: {} instances, {}×{} px, read+predict {predict_ms:.0} ms, write {:.0} ms",
                     instances.len(),
                     instances.height,
                     instances.width,
