@@ -1,12 +1,14 @@
 //! From raw model outputs on one letterboxed image to instances in the original image, as
 //! ultralytics 8.4.x `predict` builds its `Results` (boxes, and masks in original pixels).
 //!
-//! Default masks (`retina_masks=False`): logits upsampled to the input size (H × W), threshold
-//! > 0, cropped to the input-space box; then (ultralytics `scale_masks`) the un-padded part of the
-//! binary mask is bilinearly resized to the original size and thresholded at > 0.5.
+//! Default masks (`retina_masks=False`): logits upsampled to the input size (H × W), thresholded
+//! at 0, cropped to the input-space box; then (ultralytics `scale_masks`) the un-padded part of the
+//! binary mask is bilinearly resized to the original size and thresholded at 0.5.
+//!
 //! Retina masks: logits upsampled by f ∈ {1, 2, 4} (the smallest factor that cuts the padding on
-//! whole pixels), the un-padded part resized straight to the original size, threshold > 0, crop
-//! to the original-space box.
+//! whole pixels), the un-padded part resized straight to the original size, thresholded at 0,
+//! cropped to the original-space box.
+//!
 //! Only the pixels inside (or bilinearly next to) each box are computed: the results equal the
 //! full-image computation (tested), at a fraction of its cost.
 
