@@ -136,7 +136,10 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 if spec.ty != port_types::FILE {
                     diags.push(Diag::at(
                         &inp.value_loc,
-                        format!("input '{port}' expects {}, but `file:` gives a file", spec.ty),
+                        format!(
+                            "input '{port}' expects {}, but `file:` gives a file",
+                            spec.ty
+                        ),
                     ));
                     continue;
                 }
@@ -144,8 +147,11 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                 let path = base.join(rel.trim());
                 if !path.is_file() {
                     diags.push(
-                        Diag::at(&inp.value_loc, format!("file {} does not exist", path.display()))
-                            .help("`file:PATH` is relative to the pipeline file"),
+                        Diag::at(
+                            &inp.value_loc,
+                            format!("file {} does not exist", path.display()),
+                        )
+                        .help("`file:PATH` is relative to the pipeline file"),
                     );
                     continue;
                 }

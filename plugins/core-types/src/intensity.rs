@@ -28,7 +28,6 @@ impl Default for Intensity {
     }
 }
 
-
 fn intensity_range(img: ArrayView2<'_, f32>, mode: Intensity) -> (f32, f32) {
     match mode {
         Intensity::Range { min, max } => (min, max),
@@ -72,7 +71,6 @@ pub fn to_u8(img: ArrayView2<'_, f32>, mode: Intensity) -> Array2<u8> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,7 +79,13 @@ mod tests {
     #[test]
     fn range_maps_linearly_and_clamps() {
         let img = array![[0.0f32, 5.0, 10.0, 20.0, f32::NAN]];
-        let u = to_u8(img.view(), Intensity::Range { min: 0.0, max: 10.0 });
+        let u = to_u8(
+            img.view(),
+            Intensity::Range {
+                min: 0.0,
+                max: 10.0,
+            },
+        );
         // 255 · (v − 0) / 10, rounded, clamped; NaN → 0
         assert_eq!(u, array![[0u8, 128, 255, 255, 0]]);
     }
@@ -89,7 +93,13 @@ mod tests {
     #[test]
     fn percentile_uses_nearest_rank_of_finite_pixels() {
         let img = Array2::from_shape_fn((1, 101), |(_, c)| c as f32);
-        let u = to_u8(img.view(), Intensity::Percentile { low: 10.0, high: 90.0 });
+        let u = to_u8(
+            img.view(),
+            Intensity::Percentile {
+                low: 10.0,
+                high: 90.0,
+            },
+        );
         assert_eq!(u[[0, 10]], 0);
         assert_eq!(u[[0, 90]], 255);
         assert_eq!(u[[0, 50]], 128); // 255 · 40 / 80 = 127.5 → 128

@@ -62,9 +62,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 mod command;
+pub use command::{DatasetPlugin, ExportDatasetCommand, SYNTH_CLASSES};
 pub use corrflow_types::intensity::{Intensity, to_u8};
 pub use corrflow_types::tiling::tile_starts;
-pub use command::{DatasetPlugin, ExportDatasetCommand, SYNTH_CLASSES};
 
 /// One source image with its instance truth.
 #[derive(Debug, Clone)]

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use corrflow_segment::decode::{MaskDecoder, MaskMode, coefficients};
 use corrflow_segment::letterbox::{Letterbox, fill_input, letterbox_gray};
-use corrflow_segment::postprocess::{SelectOptions, select};
 use corrflow_segment::model::YoloSegModel;
+use corrflow_segment::postprocess::{SelectOptions, select};
 use corrflow_segment::predictor::{PredictOptions, Predictor, TileOptions};
 use corrflow_segment::tiling::MergeOptions;
 use ndarray::{Array2, Array4};
@@ -47,11 +47,10 @@ fn ms(d: Duration) -> f64 {
 
 /// A reproducible EM-like test image: a crop of the committed reference image, tiled to size.
 fn image(h: usize, w: usize) -> Array2<u8> {
-    let src = image::open(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/yolo/large.png"),
-    )
-    .expect("reference image")
-    .to_luma8();
+    let src =
+        image::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/yolo/large.png"))
+            .expect("reference image")
+            .to_luma8();
     let (sw, sh) = (src.width() as usize, src.height() as usize);
     Array2::from_shape_fn((h, w), |(r, c)| {
         // mirror-tile the 1100×900 crop
@@ -115,7 +114,10 @@ fn main() {
     let mut n = 0;
     let t_full = median(
         || {
-            n = predictor.predict_window(tile.view()).expect("predict").len();
+            n = predictor
+                .predict_window(tile.view())
+                .expect("predict")
+                .len();
         },
         runs,
     );
@@ -141,12 +143,19 @@ fn main() {
     let info = model.info();
     let t_post = median(
         || {
-            let dets = select(out.predictions.view(), info.num_classes, &SelectOptions::default());
+            let dets = select(
+                out.predictions.view(),
+                info.num_classes,
+                &SelectOptions::default(),
+            );
             let dec = MaskDecoder::new(out.protos.view(), &lb, MaskMode::Default);
             let v: Vec<_> = dets
                 .iter()
                 .filter_map(|d| {
-                    dec.instance(d, &coefficients(out.predictions.view(), d.anchor, info.num_masks))
+                    dec.instance(
+                        d,
+                        &coefficients(out.predictions.view(), d.anchor, info.num_masks),
+                    )
                 })
                 .collect();
             std::hint::black_box(v);
