@@ -126,7 +126,9 @@ fn predict_writes_coco_results_labels_and_overlays() {
         "predict_writes_coco_results (pycocotools check)",
         &["pycocotools", "numpy"],
     ) {
-        // pycocotools decodes every mask; its area lies inside the box.
+        // pycocotools decodes every mask; it lies inside its box, give or take the bilinear
+        // resize from the model input (default masks are cut at the box in input pixels, then
+        // scaled up by up to 611/320 here: ~2 px).
         let script = r#"
 import json, sys
 from pycocotools import mask
@@ -135,8 +137,8 @@ for p in json.load(open(sys.argv[1])):
     x, y, w, h = p["bbox"]
     ys, xs = m.nonzero()
     assert len(xs) > 0
-    assert xs.min() >= int(x) - 1 and xs.max() <= x + w + 1, (p["bbox"], xs.min(), xs.max())
-    assert ys.min() >= int(y) - 1 and ys.max() <= y + h + 1, (p["bbox"], ys.min(), ys.max())
+    assert xs.min() >= x - 3 and xs.max() <= x + w + 3, (p["bbox"], xs.min(), xs.max())
+    assert ys.min() >= y - 3 and ys.max() <= y + h + 3, (p["bbox"], ys.min(), ys.max())
 print("ok")
 "#;
         let out = std::process::Command::new("python3")
