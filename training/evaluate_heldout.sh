@@ -27,8 +27,8 @@ gt = {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} f
 rows = list(csv.DictReader(open(f"{study}/samples.csv")))
 ids = {}
 for k, r in enumerate(rows, 1):
-    lab = tifffile.imread(f"{study}/{r['labels']}")
-    cls = {int(a["label"]): a["class"] for a in csv.DictReader(open(f"{study}/{r['classes']}"))}
+    lab = tifffile.imread(f"{study}/truth/{r['id']}_labels.tif")
+    cls = {o["id"]: o["class"] for o in json.load(open(f"{study}/truth/{r['id']}.json"))["organelles"]}
     name = r["em"].split("/")[-1]
     ids[name] = k
     gt["images"].append({"id": k, "file_name": name, "height": lab.shape[0], "width": lab.shape[1]})
