@@ -36,11 +36,17 @@ pub enum ModelError {
 pub struct ModelInfo {
     pub path: PathBuf,
     pub input_name: String,
-    /// Input (height, width) in px: fixed by the graph, or for a dynamic input the metadata `imgsz`
-    /// (else 640, ultralytics' default).
+    /// Input (height, width) in px: fixed by the graph, or for a dynamic input 640 × 640, the
+    /// `imgsz` ultralytics predict uses unless told otherwise (`training_hw` is what the model
+    /// was trained at).
     pub input_hw: (usize, usize),
     /// Whether the graph accepts other input sizes.
     pub dynamic_input: bool,
+    /// The metadata `imgsz`: the input size the model was exported (trained) at, if recorded.
+    pub training_hw: Option<(usize, usize)>,
+    /// Largest stride of the network (metadata `stride`, else 32): dynamic inputs are padded to
+    /// a multiple of it.
+    pub stride: usize,
     pub predictions_output: String,
     pub protos_output: String,
     /// Number of classes (nc).
@@ -229,7 +235,7 @@ fn describe(path: &Path, session: &Session) -> Result<ModelInfo, ModelError> {
     let imgsz = metadata.get("imgsz").and_then(|s| parse_imgsz(s));
     let dynamic_input = ishape[2] < 0 || ishape[3] < 0;
     let input_hw = if dynamic_input {
-        imgsz.unwrap_or((640, 640))
+        (640, 640)
     } else {
         (ishape[2] as usize, ishape[3] as usize)
     };
@@ -302,6 +308,12 @@ fn describe(path: &Path, session: &Session) -> Result<ModelInfo, ModelError> {
         input_name: input.name().to_string(),
         input_hw,
         dynamic_input,
+        training_hw: imgsz,
+        stride: metadata
+            .get("stride")
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&s: &usize| s > 0)
+            .unwrap_or(32),
         predictions_output: outputs[pi].name().to_string(),
         protos_output: outputs[qi].name().to_string(),
         num_classes,

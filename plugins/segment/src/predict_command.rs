@@ -30,6 +30,7 @@ impl Command for PredictCommand {
             .arg(num("conf", "Minimum class score [default: 0.25]").value_parser(value_parser!(f64)))
             .arg(num("iou", "NMS IoU threshold [default: 0.7]").value_parser(value_parser!(f64)))
             .arg(Arg::new("max-det").long("max-det").value_parser(value_parser!(usize)).help("Maximum detections per image (per tile when tiling) [default: 300]"))
+            .arg(Arg::new("imgsz").long("imgsz").value_parser(value_parser!(usize)).help("Input size for a model with a dynamic input [default: 640, as ultralytics]"))
             .arg(Arg::new("agnostic-nms").long("agnostic-nms").action(ArgAction::SetTrue).help("NMS across classes"))
             .arg(Arg::new("classes").long("classes").help("Keep only these classes (names or ids, comma-separated)"))
             .arg(Arg::new("retina-masks").long("retina-masks").action(ArgAction::SetTrue).help("Masks at the image's resolution (finer than predict's default)"))
@@ -59,6 +60,7 @@ impl Command for PredictCommand {
             p.max_det = v;
         }
         p.agnostic_nms = m.get_flag("agnostic-nms");
+        p.imgsz = m.get_one::<usize>("imgsz").copied();
         if let Some(list) = m.get_one::<String>("classes") {
             p.classes = Some(
                 list.split(',')
@@ -101,12 +103,18 @@ impl Command for PredictCommand {
         std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         let info = predictor.model.info();
         println!(
-            "model {} ({} classes: {}; input {}×{}), loaded in {:.0} ms",
+            "model {} ({} classes: {}; input {}), loaded in {:.0} ms",
             model_path.display(),
             info.num_classes,
             predictor.class_names.join(", "),
-            info.input_hw.0,
-            info.input_hw.1,
+            match (info.dynamic_input, p.imgsz) {
+                (false, _) => format!("{}×{}", info.input_hw.0, info.input_hw.1),
+                (true, Some(s)) => format!("dynamic, {s}×{s}"),
+                (true, None) => format!(
+                    "dynamic, {0}×{1} (--imgsz to change)",
+                    info.input_hw.0, info.input_hw.1
+                ),
+            },
             load_s * 1e3
         );
         // Images in parallel when there are several; each one's errors name its file.

@@ -29,6 +29,9 @@ pub struct PredictOptions {
     pub select: SelectOptions,
     pub masks: MaskMode,
     pub tile: Option<TileOptions>,
+    /// Input size (height, width) for a model with a dynamic input (None: the model's default,
+    /// 640 as in ultralytics predict). Ignored by static models.
+    pub imgsz: Option<(usize, usize)>,
 }
 
 /// A model with its options; `predict` is safe to call from several threads.
@@ -91,10 +94,14 @@ impl Predictor {
     /// descending score.
     pub fn predict_window(&self, img: ArrayView2<'_, u8>) -> Result<Vec<Instance>, ModelError> {
         let info = self.model.info();
-        let (sh, sw) = info.input_hw;
         let (h, w) = img.dim();
-        let lb = Letterbox::new(h, w, sh, sw);
-        let boxed = letterbox_gray(img, &lb);
+        let input_hw = match self.options.imgsz {
+            Some(hw) if info.dynamic_input => hw,
+            _ => info.input_hw,
+        };
+        let (forward, inverse) = geometry(h, w, input_hw, info.dynamic_input, info.stride);
+        let (sh, sw) = (forward.dst_h, forward.dst_w);
+        let boxed = letterbox_gray(img, &forward);
         let mut input = Array4::<f32>::zeros((1, 3, sh, sw));
         let buf = input
             .as_slice_mut()
@@ -109,7 +116,7 @@ impl Predictor {
             info.num_classes,
             &self.options.select,
         );
-        let decoder = MaskDecoder::new(out.protos.view(), &lb, self.options.masks);
+        let decoder = MaskDecoder::new(out.protos.view(), &inverse, self.options.masks);
         Ok(dets
             .iter()
             .filter_map(|d| {
@@ -118,6 +125,48 @@ impl Predictor {
             })
             .collect())
     }
+}
+
+/// The letterbox into the model input and the one ultralytics inverts boxes and masks with.
+///
+/// A static input is letterboxed to its size, both ways. A dynamic input gets ultralytics
+/// predict's minimum rectangle (`rect=True`, LetterBox `auto`): the image is scaled by
+/// r = min(S/h, S/w) as for a square S input, but padded only up to the next multiple of the
+/// stride (padding `(S − new) mod stride`, split round(p/2 − 0.1) / round(p/2 + 0.1)); boxes and
+/// masks are then mapped back with the gains ultralytics recomputes from that rectangle.
+pub fn geometry(
+    h: usize,
+    w: usize,
+    input_hw: (usize, usize),
+    dynamic: bool,
+    stride: usize,
+) -> (Letterbox, Letterbox) {
+    let square = Letterbox::new(h, w, input_hw.0, input_hw.1);
+    if !dynamic || stride == 0 {
+        return (square, square);
+    }
+    let pad_h = (input_hw.0 - square.new_h) % stride;
+    let pad_w = (input_hw.1 - square.new_w) % stride;
+    let split = |p: usize| {
+        let half = p as f64 / 2.0;
+        (
+            (half - 0.1).round_ties_even() as usize,
+            (half + 0.1).round_ties_even() as usize,
+        )
+    };
+    let (top, bottom) = split(pad_h);
+    let (left, right) = split(pad_w);
+    let forward = Letterbox {
+        dst_h: square.new_h + top + bottom,
+        dst_w: square.new_w + left + right,
+        top,
+        bottom,
+        left,
+        right,
+        ..square
+    };
+    let inverse = Letterbox::new(h, w, forward.dst_h, forward.dst_w);
+    (forward, inverse)
 }
 
 /// Move an instance found in a tile at (x, y) into image coordinates.
@@ -132,4 +181,22 @@ fn shift(mut inst: Instance, x: usize, y: usize) -> Instance {
     inst.mask.x0 += x;
     inst.mask.y0 += y;
     inst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_inputs_get_the_minimum_rectangle() {
+        // 150×97 at 640: r = 640/150, new 640×414 (round(97·4.2667) = 414), pad (640 − 414) mod 32
+        // = 2 → one column each side: input 640×416.
+        let (f, inv) = geometry(150, 97, (640, 640), true, 32);
+        assert_eq!((f.dst_h, f.dst_w, f.new_h, f.new_w), (640, 416, 640, 414));
+        assert_eq!((f.top, f.left, f.right), (0, 1, 1));
+        assert_eq!((inv.dst_h, inv.dst_w), (640, 416));
+        // A static input is letterboxed to its size.
+        let (s, _) = geometry(150, 97, (320, 320), false, 32);
+        assert_eq!((s.dst_h, s.dst_w), (320, 320));
+    }
 }

@@ -142,6 +142,11 @@ pub struct YoloParams {
     /// Maximum candidates entering NMS.
     #[serde(default = "default_max_nms")]
     pub max_nms: usize,
+    /// Input size (px) for models exported with a dynamic input (default 640, ultralytics
+    /// predict's; set the size the model was trained at). A static model's size is fixed: giving
+    /// another one is an error.
+    #[serde(default)]
+    pub imgsz: Option<usize>,
 }
 
 impl Default for YoloParams {
@@ -188,6 +193,12 @@ nms=False) through ONNX Runtime; with tiling off the result equals ultralytics p
         }
         if p.max_det == 0 {
             return Err(ParamError::new("max_det", "must be at least 1"));
+        }
+        if p.imgsz.is_some_and(|s| s < 32 || s % 32 != 0) {
+            return Err(ParamError::new(
+                "imgsz",
+                "must be a multiple of 32, at least 32",
+            ));
         }
         if p.max_nms == 0 {
             return Err(ParamError::new("max_nms", "must be at least 1"));
@@ -262,6 +273,18 @@ nms=False) through ONNX Runtime; with tiling off the result equals ultralytics p
 /// A predictor for a loaded model and the stage's parameters (class names resolved).
 pub fn predictor_for(model: Arc<YoloSegModel>, p: &YoloParams) -> Result<Predictor, String> {
     let info = model.info();
+    if let Some(s) = p.imgsz
+        && !info.dynamic_input
+        && info.input_hw != (s, s)
+    {
+        return Err(format!(
+            "imgsz {s}: the model {} has a fixed {}×{} input",
+            info.path.display(),
+            info.input_hw.0,
+            info.input_hw.1
+        ));
+    }
+    let input_hw = p.imgsz.map_or(info.input_hw, |s| (s, s));
     let names = match &p.class_names {
         Some(n) if n.len() != info.num_classes => {
             return Err(format!(
@@ -297,7 +320,7 @@ pub fn predictor_for(model: Arc<YoloSegModel>, p: &YoloParams) -> Result<Predict
         ),
     };
     let tile = p.tile.as_ref().map(|t| {
-        let size = t.size.unwrap_or(info.input_hw.0.min(info.input_hw.1));
+        let size = t.size.unwrap_or(input_hw.0.min(input_hw.1));
         TileOptions {
             size,
             overlap: t.overlap.min(size.saturating_sub(1)),
@@ -321,6 +344,7 @@ pub fn predictor_for(model: Arc<YoloSegModel>, p: &YoloParams) -> Result<Predict
             MasksParam::Retina => MaskMode::Retina,
         },
         tile,
+        imgsz: p.imgsz.map(|s| (s, s)),
     };
     let mut predictor = Predictor::new(model, options);
     predictor.class_names = names;
