@@ -11,10 +11,11 @@ Default-mode masks are brought to the original size as ultralytics does for `Res
 and friends: `ops.scale_masks(masks[None].float(), orig_shape)[0] > 0.5`.
 
 Not needed by CI: the outputs are committed. Regenerate (with the training venv, see
-training/README.md):
-  . training/env.sh && $PY plugins/segment/reference/make_yolo_reference.py \
-      --model models/organelles-yolov8n-seg/model.onnx --out plugins/segment/reference/yolo \
-      plugins/segment/reference/yolo/*.png
+training/README.md) at the predict default conf 0.25 and at conf 0.05 (many more detections, so
+that every step of the decoding is exercised; files `*.conf0.05.json`):
+  . training/env.sh && for c in 0.25 0.05; do $PY plugins/segment/reference/make_yolo_reference.py \
+      --conf $c --model models/organelles-yolov8n-seg/model.onnx \
+      --out plugins/segment/reference/yolo plugins/segment/reference/yolo/*.png; done
 """
 import argparse
 import hashlib
@@ -68,7 +69,8 @@ def main():
                         "mask": rle(masks[k]),
                     })
             stem = os.path.splitext(os.path.basename(path))[0]
-            name = f"{stem}.{'retina' if retina else 'default'}.json"
+            tag = "" if args.conf == 0.25 else f".conf{args.conf:g}"
+            name = f"{stem}.{'retina' if retina else 'default'}{tag}.json"
             doc = {
                 "image": os.path.basename(path), "height": h, "width": w,
                 "imgsz": list(model.predictor.imgsz),
