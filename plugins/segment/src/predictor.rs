@@ -73,9 +73,9 @@ impl Predictor {
                     .map(|&(y, x)| {
                         let window = gray.slice(s![y..y + th, x..x + tw]);
                         self.predict_window(window).map(|v| {
-                            v.into_iter()
-                                .map(|i| shift(i, x, y))
-                                .collect::<Vec<Instance>>()
+                            let found: Vec<Instance> =
+                                v.into_iter().map(|i| shift(i, x, y)).collect();
+                            ([x, y, x + tw, y + th], found)
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;

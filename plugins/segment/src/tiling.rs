@@ -1,11 +1,12 @@
 //! Merging instances found on overlapping tiles into one set for the whole image.
 //!
 //! An object in the overlap of two tiles is found twice (whole, or cut by a tile edge); an object
-//! larger than the overlap is found in pieces that share the overlap band. Two instances from
-//! different tiles are the same object when their masks overlap enough:
-//! intersection-over-smaller IoS = |A ∩ B| / min(|A|, |B|) > `min_ios` (pixels). Groups linked this
-//! way (transitively) become one instance: the union of the masks, the union of the boxes, the
-//! highest score and that member's class.
+//! larger than a tile is found in pieces that share the overlap bands. Both tiles see the same
+//! pixels where they overlap, so two instances from different tiles are the same object when their
+//! masks agree there: with W the intersection of the two tiles,
+//! IoS = |A ∩ B| / min(|A ∩ W|, |B ∩ W|) > `min_ios` (pixels). Groups linked this way
+//! (transitively) become one instance: the union of the masks, the union of the boxes, the highest
+//! score and that member's class.
 
 use corrflow_types::{Instance, Mask};
 use ndarray::{Array2, s};
@@ -28,15 +29,19 @@ impl Default for MergeOptions {
     }
 }
 
-/// Merge per-tile instances (already in image coordinates), by descending score.
-pub fn merge_tiles(per_tile: Vec<Vec<Instance>>, opts: &MergeOptions) -> Vec<Instance> {
+/// A tile's window in the image: `[x0, y0, x1, y1)` px.
+pub type Window = [usize; 4];
+
+/// Merge per-tile instances (already in image coordinates), by descending score. Each tile comes
+/// with its window.
+pub fn merge_tiles(per_tile: Vec<(Window, Vec<Instance>)>, opts: &MergeOptions) -> Vec<Instance> {
+    let windows: Vec<Window> = per_tile.iter().map(|(w, _)| *w).collect();
     let mut all: Vec<(usize, Instance)> = per_tile
         .into_iter()
         .enumerate()
-        .flat_map(|(t, v)| v.into_iter().map(move |i| (t, i)))
+        .flat_map(|(t, (_, v))| v.into_iter().map(move |i| (t, i)))
         .collect();
     let n = all.len();
-    let areas: Vec<usize> = all.iter().map(|(_, i)| i.mask.area_px()).collect();
     let mut parent: Vec<usize> = (0..n).collect();
     // Sweep over x: only instances whose mask boxes overlap in x are compared.
     let mut order: Vec<usize> = (0..n).collect();
@@ -51,8 +56,18 @@ pub fn merge_tiles(per_tile: Vec<Vec<Instance>>, opts: &MergeOptions) -> Vec<Ins
             if all[i].0 == all[j].0 || (opts.same_class && all[i].1.class_id != all[j].1.class_id) {
                 continue;
             }
+            let (wi, wj) = (windows[all[i].0], windows[all[j].0]);
+            let shared = [
+                wi[0].max(wj[0]),
+                wi[1].max(wj[1]),
+                wi[2].min(wj[2]),
+                wi[3].min(wj[3]),
+            ];
+            if shared[0] >= shared[2] || shared[1] >= shared[3] {
+                continue;
+            }
             let inter = intersection(mi, mj);
-            let smaller = areas[i].min(areas[j]);
+            let smaller = area_in(mi, shared).min(area_in(mj, shared));
             if smaller > 0 && inter as f32 / smaller as f32 > opts.min_ios {
                 union(&mut parent, i, j);
             }
@@ -87,6 +102,20 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
     if ra != rb {
         parent[ra.max(rb)] = ra.min(rb);
     }
+}
+
+/// Pixels of a mask inside a window `[x0, y0, x1, y1)`.
+fn area_in(m: &Mask, w: Window) -> usize {
+    let (x0, y0) = (m.x0.max(w[0]), m.y0.max(w[1]));
+    let (x1, y1) = (m.x1().min(w[2]), m.y1().min(w[3]));
+    if x0 >= x1 || y0 >= y1 {
+        return 0;
+    }
+    m.data
+        .slice(s![y0 - m.y0..y1 - m.y0, x0 - m.x0..x1 - m.x0])
+        .iter()
+        .filter(|&&v| v)
+        .count()
 }
 
 /// Pixels inside both masks.
@@ -156,20 +185,24 @@ mod tests {
 
     #[test]
     fn pieces_of_one_object_across_a_tile_edge_become_one() {
-        // Object x 80..140 seen by tile 0 (x < 125, cut) and tile 1 (x >= 100, cut): they share
-        // 25 of the smaller piece's 40 columns (IoS 0.625).
-        let a = rect(1, 0.8, 80, 10, 45, 20);
-        let b = rect(1, 0.9, 100, 10, 40, 20);
+        // A long object x 30..200 seen by tile 0 (x 0..125, cut at 125) and tile 1 (x 100..400,
+        // cut at 100): in the shared window x 100..125 both pieces cover the same 25 columns,
+        // although that is a small part of either piece.
+        let a = rect(1, 0.8, 30, 10, 95, 20);
+        let b = rect(1, 0.9, 100, 10, 100, 20);
         let other = rect(1, 0.7, 300, 10, 10, 10);
         let out = merge_tiles(
-            vec![vec![a, other.clone()], vec![b]],
+            vec![
+                ([0, 0, 125, 125], vec![a]),
+                ([100, 0, 400, 125], vec![b, other.clone()]),
+            ],
             &MergeOptions::default(),
         );
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].mask.box_px(), [80, 10, 140, 30]);
-        assert_eq!(out[0].mask.area_px(), 60 * 20);
+        assert_eq!(out[0].mask.box_px(), [30, 10, 200, 30]);
+        assert_eq!(out[0].mask.area_px(), 170 * 20);
         assert_eq!(out[0].score, 0.9);
-        assert_eq!(out[0].bbox, [80.0, 10.0, 140.0, 30.0]);
+        assert_eq!(out[0].bbox, [30.0, 10.0, 200.0, 30.0]);
         assert_eq!(out[1], other);
     }
 
@@ -178,8 +211,12 @@ mod tests {
         let a = rect(0, 0.8, 0, 0, 10, 10);
         let b = rect(0, 0.7, 2, 2, 10, 10);
         let c = rect(2, 0.6, 0, 0, 10, 10);
+        let whole = [0, 0, 50, 50];
         let out = merge_tiles(
-            vec![vec![a.clone(), b.clone()], vec![c.clone()]],
+            vec![
+                (whole, vec![a.clone(), b.clone()]),
+                (whole, vec![c.clone()]),
+            ],
             &MergeOptions::default(),
         );
         assert_eq!(
@@ -188,7 +225,7 @@ mod tests {
             "same tile (a, b) and other class (c) stay apart"
         );
         let any = merge_tiles(
-            vec![vec![a], vec![c]],
+            vec![(whole, vec![a]), (whole, vec![c])],
             &MergeOptions {
                 same_class: false,
                 ..Default::default()
@@ -203,7 +240,11 @@ mod tests {
         // Two touching vesicles overlapping by 2 of 100 px
         let a = rect(5, 0.8, 0, 0, 10, 10);
         let b = rect(5, 0.8, 8, 9, 10, 10);
-        let out = merge_tiles(vec![vec![a], vec![b]], &MergeOptions::default());
+        let whole = [0, 0, 50, 50];
+        let out = merge_tiles(
+            vec![(whole, vec![a]), (whole, vec![b])],
+            &MergeOptions::default(),
+        );
         assert_eq!(out.len(), 2);
     }
 }
