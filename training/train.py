@@ -45,6 +45,9 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--empty-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr0", type=float, default=None,
+                    help="initial learning rate with AdamW (default: ultralytics' automatic choice)")
+    ap.add_argument("--warmup-epochs", type=float, default=3.0)
     args = ap.parse_args()
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -64,10 +67,12 @@ def main():
     )
     print(f"train: {len(train)} tiles, val: {len(val)} tiles", flush=True)
 
-    model = YOLO(args.model, task="segment")  # built from the YAML: no weights are downloaded
+    # Built from the YAML (no weights are downloaded), or continued from a checkpoint of ours.
+    model = YOLO(args.model, task="segment")
+    from_checkpoint = args.model.endswith(".pt")
     kw = dict(
         data=str(data), imgsz=args.imgsz, batch=args.batch, epochs=args.epochs, device="cpu",
-        pretrained=False, amp=False, workers=2, seed=args.seed, deterministic=True,
+        pretrained=from_checkpoint, amp=False, warmup_epochs=args.warmup_epochs, workers=2, seed=args.seed, deterministic=True,
         project=str(out), name="run", exist_ok=True, plots=False, verbose=True,
         # EM is grayscale: no hue/saturation jitter; flips and 90° turns are physically valid.
         hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, fliplr=0.5, flipud=0.5, degrees=0.0, mosaic=1.0,
@@ -75,6 +80,8 @@ def main():
     )
     if args.hours:
         kw["time"] = args.hours
+    if args.lr0:
+        kw.update(optimizer="AdamW", lr0=args.lr0)
     model.train(**kw)
 
     best = out / "run" / "weights" / "best.pt"
