@@ -299,3 +299,81 @@ fn missing_model_file_is_a_validation_error_with_location() {
     let r = exp.run(&["validate", "seg.yaml"]);
     r.fails_with(2, &["seg.yaml:", "none.onnx", "does not exist"]);
 }
+
+#[test]
+fn evaluate_scores_truth_as_perfect_and_predictions_below() {
+    if !have_onnxruntime("evaluate_scores_truth_as_perfect_and_predictions_below") {
+        return;
+    }
+    let exp = Exp::new();
+    study(&exp, 2);
+    // The truth itself, through segment.masks, as COCO results: AP 1 for every class present.
+    exp.write(
+        "truth.yaml",
+        "samples: { table: study/samples.csv }\nnodes:\n  - { id: em, stage: io.em, inputs: { file: sample.em } }\n  - id: truth\n    stage: segment.masks\n    inputs: { image: em.image, masks: sample.labels, classes: sample.classes }\n",
+    );
+    exp.run(&["run", "truth.yaml"]).ok();
+    let mut all = Vec::new();
+    for s in ["s01", "s02"] {
+        let v = read_json(&exp.path(&format!("results/{s}/truth.instances.json")));
+        all.extend(v.as_array().unwrap().iter().cloned());
+    }
+    exp.write("truth-as-pred.json", &serde_json::to_string(&all).unwrap());
+    let r = exp.run(&[
+        "evaluate",
+        "--pred",
+        "truth-as-pred.json",
+        "--synth",
+        "study",
+        "--json",
+        "self.json",
+    ]);
+    r.ok();
+    let report = read_json(&exp.path("self.json"));
+    let stats = report["stats"].as_array().expect("12 COCO stats");
+    assert_eq!(stats.len(), 12);
+    assert!(
+        (stats[1].as_f64().unwrap() - 1.0).abs() < 1e-12,
+        "AP50 of the truth: {report}"
+    );
+    for c in report["categories"].as_array().unwrap() {
+        if c["n_truth"].as_u64().unwrap() > 0 {
+            assert!((c["ap50"].as_f64().unwrap() - 1.0).abs() < 1e-12, "{c}");
+        }
+    }
+    // The model's predictions on the same images score in [0, 1], per class, and not above the truth.
+    let m = model().display().to_string();
+    exp.run(&[
+        "predict",
+        "--model",
+        &m,
+        "--out",
+        "pred",
+        "--tile",
+        "study/em/s01.tif",
+        "study/em/s02.tif",
+    ])
+    .ok();
+    let r = exp.run(&[
+        "evaluate",
+        "--pred",
+        "pred/predictions.json",
+        "--synth",
+        "study",
+        "--json",
+        "model.json",
+    ]);
+    assert!(r.ok().stdout.contains("mask AP50"), "{}", r.stdout);
+    let report = read_json(&exp.path("model.json"));
+    for c in report["categories"].as_array().unwrap() {
+        let ap = c["ap50"].as_f64().unwrap_or(-1.0);
+        assert!((-1.0..=1.0).contains(&ap), "{c}");
+    }
+    // A prediction file naming an image that is not in the truth is an error that names it.
+    exp.write(
+        "stray.json",
+        r#"[{"image": "nope.tif", "category_id": 0, "category_name": "nucleus", "score": 0.9, "bbox": [0, 0, 1, 1], "segmentation": {"size": [2, 2], "counts": "04"}}]"#,
+    );
+    let r = exp.run(&["evaluate", "--pred", "stray.json", "--synth", "study"]);
+    r.fails_with(2, &["nope.tif"]);
+}
