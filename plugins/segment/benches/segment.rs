@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! cargo bench -p corrflow-segment --bench segment
-//! SEG_BENCH_MODEL=path/to/model.onnx SEG_BENCH_RUNS=50 cargo bench -p corrflow-segment --bench segment
+//! SEG_BENCH_MODEL=path/to/model.onnx SEG_BENCH_RUNS=50 SEG_BENCH_THREADS=2 \
+//!     cargo bench -p corrflow-segment --bench segment
 //! ```
 //! Each figure is the median of N runs after 3 warm-up runs.
 
@@ -72,7 +73,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let threads = 1;
+    let threads: usize = std::env::var("SEG_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let model = Arc::new(YoloSegModel::load(&model_path, None, threads).expect("model"));
     let (s, _) = model.info().input_hw;
     println!(
