@@ -46,15 +46,14 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// A reproducible EM-like test image: a crop of the committed reference image, tiled to size.
-fn image(h: usize, w: usize) -> Array2<u8> {
-    let src =
-        image::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/yolo/large.png"))
-            .expect("reference image")
-            .to_luma8();
+/// A reproducible EM-like test image: a committed reference image, mirror-tiled to size.
+fn image(name: &str, h: usize, w: usize) -> Array2<u8> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/yolo");
+    let src = image::open(dir.join(name))
+        .expect("reference image")
+        .to_luma8();
     let (sw, sh) = (src.width() as usize, src.height() as usize);
     Array2::from_shape_fn((h, w), |(r, c)| {
-        // mirror-tile the 1100×900 crop
         let (rr, cc) = (r % (2 * sh), c % (2 * sw));
         let rr = if rr < sh { rr } else { 2 * sh - 1 - rr };
         let cc = if cc < sw { cc } else { 2 * sw - 1 - cc };
@@ -88,7 +87,7 @@ fn main() {
     );
 
     // 1. One tile.
-    let tile = image(s, s);
+    let tile = image("square320.png", s, s); // a held-out 320² crop with organelles
     let env = corrflow_segment::runtime::environment(None).expect("onnxruntime");
     let mut raw = Session::builder(env)
         .expect("session builder")
@@ -181,7 +180,7 @@ fn main() {
     );
 
     // 2. A large image, tiled.
-    let big = image(2048, 2048);
+    let big = image("large.png", 2048, 2048);
     for workers in [1usize, 2] {
         let tiled = Predictor::new(
             Arc::clone(&model),
