@@ -1,0 +1,1 @@
+//! Morphological filtering of segmented organelles: region properties per instance and rules.

@@ -1,0 +1,1 @@
+//! EM ↔ NanoSIMS registration.
