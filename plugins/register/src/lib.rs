@@ -1,1 +1,4 @@
 //! EM ↔ NanoSIMS registration.
+
+pub mod warp;
+pub mod qc;
