@@ -347,3 +347,46 @@ fn bad_nanosims_inputs_fail_clearly() {
         .fails_with(2, &["not a format corrflow can inspect"]);
     exp.run(&["inspect", "nope.im"]).fails_with(2, &["nope.im"]);
 }
+
+#[test]
+fn register_identity_exports_transform_json_and_qc_image() {
+    let exp = crate::common::Exp::new();
+    exp.write(
+        "small.yaml",
+        "em: { width_px: 320, height_px: 320, pixel_size_nm: 40.0 }\nnanosims: { size_px: 64, pixel_size_nm: [200.0, 200.0], planes: 2, supersample: 2 }\n",
+    );
+    exp.run(&[
+        "synth",
+        "--out",
+        "study",
+        "--samples",
+        "1",
+        "--config",
+        "small.yaml",
+    ])
+    .ok();
+    exp.write(
+        "reg.yaml",
+        "samples: { table: study/samples.csv }\nnodes:\n  - { id: em, stage: io.em, inputs: { file: sample.em } }\n  - { id: ions, stage: io.nanosims, inputs: { file: sample.nanosims } }\n  - id: reg\n    stage: register.identity\n    inputs: { image: em.image, ions: ions.ions }\n    params: { channel: 12C14N }\n",
+    );
+    exp.run(&["run", "reg.yaml"]).ok();
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exp.path("results/s01/transform.json")).unwrap())
+            .unwrap();
+    let m = &t["em_to_nanosims"];
+    // EM 40 nm, NanoSIMS 200 nm: scale 0.2, offset 0.2/2 − 0.5 = −0.4
+    assert!((m[0][0].as_f64().unwrap() - 0.2).abs() < 1e-12, "{t}");
+    assert!((m[0][2].as_f64().unwrap() + 0.4).abs() < 1e-12, "{t}");
+    assert_eq!(t["method"], "identity");
+    let png = image::open(exp.path("results/s01/registration.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (320, 320));
+    // An unknown channel is an error naming the channels there are.
+    exp.write(
+        "bad.yaml",
+        &std::fs::read_to_string(exp.path("reg.yaml"))
+            .unwrap()
+            .replace("12C14N", "99Xx"),
+    );
+    exp.run(&["run", "bad.yaml"])
+        .fails_with(1, &["99Xx", "12C14N"]);
+}

@@ -1,4 +1,16 @@
 //! EM ↔ NanoSIMS registration.
 
-pub mod warp;
+pub mod identity_stage;
+pub mod landmarks;
+pub mod output;
 pub mod qc;
+pub mod warp;
+
+/// Registers the registration stages.
+pub struct RegisterPlugin;
+
+impl corrflow_stage::Plugin for RegisterPlugin {
+    fn build(&self, registry: &mut corrflow_stage::Registry) {
+        registry.add_stage(identity_stage::RegisterIdentity);
+    }
+}
