@@ -30,7 +30,11 @@ pub fn render_registration(
     let at = |r: usize, c: usize| ((c as f64 + 0.5) * k - 0.5, (r as f64 + 0.5) * k - 0.5);
     let em_s = Array2::from_shape_fn((oh, ow), |(r, c)| {
         let (x, y) = at(r, c);
-        sample(em, x.clamp(0.0, (w - 1) as f64), y.clamp(0.0, (h - 1) as f64))
+        sample(
+            em,
+            x.clamp(0.0, (w - 1) as f64),
+            y.clamp(0.0, (h - 1) as f64),
+        )
     });
     let ns_s = Array2::from_shape_fn((oh, ow), |(r, c)| {
         let (x, y) = at(r, c);
