@@ -1,1 +1,3 @@
 //! Morphological filtering of segmented organelles: region properties per instance and rules.
+
+pub mod regionprops;
