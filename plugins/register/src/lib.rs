@@ -2,6 +2,7 @@
 
 pub mod identity_stage;
 pub mod landmarks;
+pub mod landmarks_stage;
 pub mod output;
 pub mod qc;
 pub mod warp;
@@ -11,6 +12,8 @@ pub struct RegisterPlugin;
 
 impl corrflow_stage::Plugin for RegisterPlugin {
     fn build(&self, registry: &mut corrflow_stage::Registry) {
-        registry.add_stage(identity_stage::RegisterIdentity);
+        registry
+            .add_stage(identity_stage::RegisterIdentity)
+            .add_stage(landmarks_stage::RegisterLandmarks);
     }
 }
