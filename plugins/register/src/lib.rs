@@ -1,5 +1,6 @@
 //! EM ↔ NanoSIMS registration.
 
+pub mod auto;
 pub mod identity_stage;
 pub mod landmarks;
 pub mod landmarks_stage;

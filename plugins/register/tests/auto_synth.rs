@@ -1,0 +1,127 @@
+//! Automatic registration on synthetic studies (corrflow-synth): corner error against the true
+//! EM → NanoSIMS transform, and refusal of a pure-noise channel.
+
+use corrflow_register::auto::{AutoError, AutoOptions, corner_error, register_auto};
+use corrflow_synth::EmConfig;
+use corrflow_synth::nanosims::{NanosimsConfig, acquire};
+use ndarray::Array2;
+
+struct Case {
+    em: Array2<f32>,
+    em_px: f64,
+    ns: Array2<f32>,
+    ns_px: f64,
+    truth: [[f64; 3]; 3],
+}
+
+fn make(seed: u64, em_side: usize, em_px: f64, ns_side: usize, ns_px: [f64; 2]) -> Case {
+    let cfg = EmConfig {
+        width_px: em_side,
+        height_px: em_side,
+        pixel_size_nm: em_px,
+        ..EmConfig::default()
+    };
+    let em = corrflow_synth::render_em(&cfg, seed);
+    let ratios = vec![0.0037; em.organelles.len() + 1];
+    let ncfg = NanosimsConfig {
+        size_px: ns_side,
+        pixel_size_nm: ns_px,
+        planes: 1,
+        supersample: 3,
+        max_rotation_deg: 180.0,
+        ..NanosimsConfig::default()
+    };
+    let ions = acquire(&em, &ratios, 0.0037, &ncfg, seed);
+    // 12C14N, plane 1 (the truth refers to plane 1).
+    let ns = ions
+        .counts
+        .slice(ndarray::s![1, 0, .., ..])
+        .mapv(|v| v as f32);
+    Case {
+        em: em.image.mapv(|v| v as f32),
+        em_px,
+        ns,
+        ns_px: ions.pixel_size_nm,
+        truth: ions.em_to_nanosims,
+    }
+}
+
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i]
+}
+
+#[test]
+fn recovers_synthetic_transforms() {
+    let opts = AutoOptions::default();
+    let mut mean_err = Vec::new();
+    let mut max_err = Vec::new();
+    let mut failures = 0;
+    let n = 8;
+    let t_all = std::time::Instant::now();
+    for seed in 0..n {
+        let c = make(100 + seed, 512, 24.0, 64, [120.0, 160.0]);
+        let t0 = std::time::Instant::now();
+        match register_auto(c.em.view(), c.em_px, c.ns.view(), c.ns_px, &opts) {
+            Ok(r) => {
+                let (h, w) = c.em.dim();
+                let (me, mx) = corner_error(&r.matrix, &c.truth, w, h);
+                eprintln!(
+                    "seed {seed}: mean corner err {me:.3} px, max {mx:.3} px, conf {:.3} ({:.3} vs {:.3}), score {:.3}, rot {:.2}°, scale {:.4}, {:.0} ms",
+                    r.confidence,
+                    r.coarse_best,
+                    r.coarse_second,
+                    r.score,
+                    r.rotation_deg,
+                    r.scale,
+                    t0.elapsed().as_secs_f64() * 1e3
+                );
+                mean_err.push(me);
+                max_err.push(mx);
+            }
+            Err(e) => {
+                eprintln!("seed {seed}: refused: {e}");
+                failures += 1;
+            }
+        }
+    }
+    let secs = t_all.elapsed().as_secs_f64() / n as f64;
+    let med = pct(&mut mean_err, 0.5);
+    let p95 = pct(&mut mean_err, 0.95);
+    let med_max = pct(&mut max_err, 0.5);
+    let p95_max = pct(&mut max_err, 0.95);
+    eprintln!(
+        "corner error (NanoSIMS px): mean-of-corners median {med:.3}, p95 {p95:.3}; max-corner median {med_max:.3}, p95 {p95_max:.3}; {failures} refused; {secs:.2} s/sample incl. synthesis"
+    );
+    assert!(failures <= 1, "{failures} refused");
+    assert!(med <= 0.5, "median corner error {med}");
+}
+
+#[test]
+fn noise_is_refused() {
+    let c = make(7, 512, 24.0, 64, [120.0, 160.0]);
+    // Poisson-like noise with the same mean: no structure to match.
+    let mean = c.ns.mean().unwrap_or(100.0) as f64;
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let noise = c.ns.mapv(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+        (mean + mean.sqrt() * (u - 0.5) * 3.46) as f32
+    });
+    let r = register_auto(
+        c.em.view(),
+        c.em_px,
+        noise.view(),
+        c.ns_px,
+        &AutoOptions::default(),
+    );
+    match r {
+        Err(AutoError::Ambiguous { best, second }) => {
+            eprintln!("refused: {best:.4} vs {second:.4}")
+        }
+        other => panic!("noise accepted: {other:?}"),
+    }
+}
