@@ -411,8 +411,8 @@ fn coarse_search(gr: &Array2<f64>, gn: &Array2<f64>, opts: &AutoOptions) -> Vec<
     let (nh, nw) = gn.dim();
     let smax = 1.0 + opts.scale_range.abs();
     let l = ((nh.max(nw) as f64) * std::f64::consts::SQRT_2 * smax).ceil() as usize + 3;
-    let ny = (rh + l).next_power_of_two();
-    let nx = (rw + l).next_power_of_two();
+    let ny = fft_size(rh + l);
+    let nx = fft_size(rw + l);
     let fft = Fft2::new(ny, nx);
     let mi = Array2::<f64>::ones((rh, rw));
     let f_mi = fft.forward_real(&mi);
@@ -544,6 +544,23 @@ fn coarse_search(gr: &Array2<f64>, gn: &Array2<f64>, opts: &AutoOptions) -> Vec<
             out
         })
         .collect()
+}
+
+/// Smallest n' ≥ n of the form 2^a·3^b·5^c (fast for rustfft, less padding than 2^a).
+fn fft_size(n: usize) -> usize {
+    let mut m = n.max(1);
+    loop {
+        let mut r = m;
+        for p in [2, 3, 5] {
+            while r % p == 0 {
+                r /= p;
+            }
+        }
+        if r == 1 {
+            return m;
+        }
+        m += 1;
+    }
 }
 
 fn sample_f64(img: &Array2<f64>, x: f64, y: f64) -> Option<f64> {
@@ -781,4 +798,40 @@ pub fn corner_error(a: &M3, b: &M3, w: usize, h: usize) -> (f64, f64) {
         max = max.max(d);
     }
     (sum / 4.0, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_resample_averages_exactly() {
+        let a = Array2::from_shape_fn((10, 10), |(y, x)| (x + 10 * y) as f64);
+        // factor 2: output px 0 averages input 0 and 1.
+        let r = area_resample(&a, 2.0, 5, 5);
+        assert!((r[[0, 0]] - 5.5).abs() < 1e-12);
+        // factor 2.5: output column 2 covers [4.5, 7) (pixels 5, 6 whole, half of 7), row 0
+        // covers [−0.5, 2) (rows 0, 1 whole, half of 2).
+        let r = area_resample(&a, 2.5, 4, 4);
+        let col = (5.0 + 6.0 + 0.5 * 7.0) / 2.5;
+        let row = (0.0 + 10.0 + 0.5 * 20.0) / 2.5;
+        assert!((r[[0, 2]] - (col + row)).abs() < 1e-12);
+        // a constant stays constant
+        let r = area_resample(&Array2::from_elem((9, 9), 3.0), 2.2, 4, 4);
+        assert!(r.iter().all(|v| (v - 3.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn nelder_mead_finds_a_quadratic_minimum() {
+        let f = |x: &[f64]| (x[0] - 1.5).powi(2) + 3.0 * (x[1] + 0.5).powi(2) + 0.2;
+        let (x, v) = nelder_mead(&f, &[0.0, 0.0], &[0.5, 0.5], 500);
+        assert!((x[0] - 1.5).abs() < 1e-3 && (x[1] + 0.5).abs() < 1e-3 && (v - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fft_sizes_are_smooth() {
+        assert_eq!(fft_size(182), 192);
+        assert_eq!(fft_size(257), 270);
+        assert_eq!(fft_size(1), 1);
+    }
 }

@@ -1,7 +1,7 @@
 //! Automatic registration on synthetic studies (corrflow-synth): corner error against the true
 //! EM → NanoSIMS transform, and refusal of a pure-noise channel.
 
-use corrflow_register::auto::{AutoError, AutoOptions, corner_error, register_auto};
+use corrflow_register::auto::{AutoError, AutoKind, AutoOptions, corner_error, register_auto};
 use corrflow_synth::EmConfig;
 use corrflow_synth::nanosims::{NanosimsConfig, acquire};
 use ndarray::Array2;
@@ -124,4 +124,36 @@ fn noise_is_refused() {
         }
         other => panic!("noise accepted: {other:?}"),
     }
+}
+
+#[test]
+fn affine_and_flip_options_work() {
+    let c = make(3, 512, 24.0, 64, [120.0, 160.0]);
+    let (h, w) = c.em.dim();
+    let opts = AutoOptions {
+        kind: AutoKind::Affine,
+        ..AutoOptions::default()
+    };
+    let r = register_auto(c.em.view(), c.em_px, c.ns.view(), c.ns_px, &opts).unwrap();
+    let (me, _) = corner_error(&r.matrix, &c.truth, w, h);
+    eprintln!("affine: mean corner err {me:.3} px, score {:.3}", r.score);
+    assert!(me < 1.5, "{me}");
+    // A mirrored NanoSIMS image is found with allow_flip (and reported as flipped).
+    let flipped = c.ns.slice(ndarray::s![.., ..;-1]).to_owned();
+    let opts = AutoOptions {
+        allow_flip: true,
+        ..AutoOptions::default()
+    };
+    let r = register_auto(c.em.view(), c.em_px, flipped.view(), c.ns_px, &opts).unwrap();
+    let n = c.ns.dim().1 as f64;
+    let mirror = [[-1.0, 0.0, n - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let mut truth = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            truth[i][j] = (0..3).map(|k| mirror[i][k] * c.truth[k][j]).sum();
+        }
+    }
+    let (me, _) = corner_error(&r.matrix, &truth, w, h);
+    eprintln!("flip: mean corner err {me:.3} px, flipped {}", r.flipped);
+    assert!(r.flipped && me < 1.0, "{me}");
 }
