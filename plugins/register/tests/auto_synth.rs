@@ -147,12 +147,9 @@ fn affine_and_flip_options_work() {
     let r = register_auto(c.em.view(), c.em_px, flipped.view(), c.ns_px, &opts).unwrap();
     let n = c.ns.dim().1 as f64;
     let mirror = [[-1.0, 0.0, n - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
-    let mut truth = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            truth[i][j] = (0..3).map(|k| mirror[i][k] * c.truth[k][j]).sum();
-        }
-    }
+    let truth: [[f64; 3]; 3] = std::array::from_fn(|i| {
+        std::array::from_fn(|j| (0..3).map(|k| mirror[i][k] * c.truth[k][j]).sum())
+    });
     let (me, _) = corner_error(&r.matrix, &truth, w, h);
     eprintln!("flip: mean corner err {me:.3} px, flipped {}", r.flipped);
     assert!(r.flipped && me < 1.0, "{me}");
