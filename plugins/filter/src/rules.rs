@@ -24,6 +24,7 @@ use std::cmp::Ordering;
 use corrflow_stage::ParamError;
 use corrflow_types::{Instance, Instances, Mask};
 use ndarray::{Array2, s};
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -243,44 +244,54 @@ pub fn apply_rules(
             .collect()
     };
 
-    // Phase 1: mask operations.
-    let mut removed = Vec::new();
-    let mut alive: Vec<(usize, Instance)> = Vec::new();
-    'inst: for (index, inst) in instances.instances.iter().enumerate() {
-        let mut inst = inst.clone();
-        let mut changed = false;
-        for ri in applicable(&inst) {
-            let r = &rules[ri];
-            let dims = (instances.height, instances.width);
-            let px = instances.pixel_size_nm;
-            let ops = [
-                radius_px(r.closing_nm, px).map(MaskOp::Closing),
-                r.fill_holes.then_some(MaskOp::FillHoles),
-                radius_px(r.opening_nm, px).map(MaskOp::Opening),
-            ];
-            for op in ops.into_iter().flatten() {
-                let name = op.name();
-                let before = inst.mask.area_px();
-                inst.mask = op.apply(&inst.mask, dims);
-                changed = true;
-                if before > 0 && inst.mask.area_px() == 0 {
-                    removed.push(Removal {
-                        index,
-                        rule_index: Some(ri),
-                        rule: name.into(),
-                        value: 0.0,
-                        threshold: f64::NAN,
-                        area_um2: 0.0,
-                        reason: format!("empty after {name}"),
-                    });
-                    continue 'inst;
+    // Phase 1: mask operations (instances in parallel).
+    let dims = (instances.height, instances.width);
+    let px = instances.pixel_size_nm;
+    let outcomes: Vec<Result<(usize, Instance), Removal>> = instances
+        .instances
+        .par_iter()
+        .enumerate()
+        .map(|(index, inst)| {
+            let mut inst = inst.clone();
+            let mut changed = false;
+            for ri in applicable(&inst) {
+                let r = &rules[ri];
+                let ops = [
+                    radius_px(r.closing_nm, px).map(MaskOp::Closing),
+                    r.fill_holes.then_some(MaskOp::FillHoles),
+                    radius_px(r.opening_nm, px).map(MaskOp::Opening),
+                ];
+                for op in ops.into_iter().flatten() {
+                    let name = op.name();
+                    let before = inst.mask.area_px();
+                    inst.mask = op.apply(&inst.mask, dims);
+                    changed = true;
+                    if before > 0 && inst.mask.area_px() == 0 {
+                        return Err(Removal {
+                            index,
+                            rule_index: Some(ri),
+                            rule: name.into(),
+                            value: 0.0,
+                            threshold: f64::NAN,
+                            area_um2: 0.0,
+                            reason: format!("empty after {name}"),
+                        });
+                    }
                 }
             }
+            if changed {
+                set_tight_box(&mut inst);
+            }
+            Ok((index, inst))
+        })
+        .collect();
+    let mut removed = Vec::new();
+    let mut alive: Vec<(usize, Instance)> = Vec::new();
+    for o in outcomes {
+        match o {
+            Ok(kept) => alive.push(kept),
+            Err(r) => removed.push(r),
         }
-        if changed {
-            set_tight_box(&mut inst);
-        }
-        alive.push((index, inst));
     }
 
     // Phase 2: measurements.
@@ -487,53 +498,83 @@ impl Canvas {
         crop(Mask::new(self.x0, self.y0, self.data))
     }
 
-    /// Binary erosion by `fp` as skimage.morphology.binary_erosion: pixels outside the image
-    /// count as foreground (scipy `border_value=True`); pixels of the image outside the canvas
-    /// are background.
-    fn erode(&mut self, fp: &[(isize, isize)], (h, w): (usize, usize)) {
+    /// Per row, the number of pixels equal to `v` in columns `[0, k)` for k in 0..=width.
+    fn prefix_counts(&self, v: bool) -> Array2<u32> {
         let (ch, cw) = self.data.dim();
+        let mut p = Array2::<u32>::zeros((ch, cw + 1));
+        for r in 0..ch {
+            for c in 0..cw {
+                p[[r, c + 1]] = p[[r, c]] + u32::from(self.data[[r, c]] == v);
+            }
+        }
+        p
+    }
+
+    /// Binary erosion by the disk `spans` as skimage.morphology.binary_erosion: pixels outside
+    /// the image count as foreground (scipy `border_value=True`); pixels of the image outside
+    /// the canvas are background. Each disk row is checked as one span with row prefix counts.
+    fn erode(&mut self, spans: &[(isize, isize)], (h, w): (usize, usize)) {
+        let (ch, cw) = self.data.dim();
+        let falses = self.prefix_counts(false);
+        let (y0, x0) = (self.y0 as isize, self.x0 as isize);
+        let (h, w, ch, cw) = (h as isize, w as isize, ch as isize, cw as isize);
         let src = &self.data;
-        let out = Array2::from_shape_fn((ch, cw), |(r, c)| {
+        let out = Array2::from_shape_fn(src.dim(), |(r, c)| {
             src[[r, c]]
-                && fp.iter().all(|&(dr, dc)| {
-                    let (ir, ic) = ((self.y0 + r) as isize + dr, (self.x0 + c) as isize + dc);
-                    if ir < 0 || ic < 0 || ir >= h as isize || ic >= w as isize {
+                && spans.iter().all(|&(dr, a)| {
+                    let lr = r as isize + dr;
+                    if !(0..h).contains(&(y0 + lr)) {
                         return true;
                     }
-                    let (lr, lc) = (ir - self.y0 as isize, ic - self.x0 as isize);
-                    lr >= 0
-                        && lc >= 0
-                        && (lr as usize) < ch
-                        && (lc as usize) < cw
-                        && src[[lr as usize, lc as usize]]
+                    if !(0..ch).contains(&lr) {
+                        return false;
+                    }
+                    let xc = x0 + c as isize;
+                    let (lo, hi) = ((xc - a).max(0) - x0, (xc + a).min(w - 1) - x0);
+                    lo >= 0
+                        && hi < cw
+                        && falses[[lr as usize, hi as usize + 1]]
+                            == falses[[lr as usize, lo as usize]]
                 })
         });
         self.data = out;
     }
 
-    /// Binary dilation by the (symmetric) `fp`, within the canvas.
-    fn dilate(&mut self, fp: &[(isize, isize)]) {
+    /// Binary dilation by the (symmetric) disk `spans`, within the canvas.
+    fn dilate(&mut self, spans: &[(isize, isize)]) {
         let (ch, cw) = self.data.dim();
-        let mut out = Array2::from_elem((ch, cw), false);
-        for ((r, c), &v) in self.data.indexed_iter() {
-            if !v {
-                continue;
-            }
-            for &(dr, dc) in fp {
-                let (nr, nc) = (r as isize + dr, c as isize + dc);
-                if nr >= 0 && nc >= 0 && (nr as usize) < ch && (nc as usize) < cw {
-                    out[[nr as usize, nc as usize]] = true;
-                }
-            }
-        }
-        self.data = out;
+        let trues = self.prefix_counts(true);
+        let (ch, cw) = (ch as isize, cw as isize);
+        self.data = Array2::from_shape_fn(self.data.dim(), |(r, c)| {
+            spans.iter().any(|&(dr, a)| {
+                let lr = r as isize + dr;
+                let (lo, hi) = ((c as isize - a).max(0), (c as isize + a).min(cw - 1));
+                (0..ch).contains(&lr)
+                    && trues[[lr as usize, hi as usize + 1]] > trues[[lr as usize, lo as usize]]
+            })
+        });
     }
+}
+
+/// The rows of disk(radius) as (row offset, half width): the disk is
+/// `{(dr, dc): |dc| <= half width of dr}`.
+fn disk_spans(radius: usize) -> Vec<(isize, isize)> {
+    let r = radius as isize;
+    (-r..=r)
+        .map(|dr| {
+            let a = (0..=r)
+                .rev()
+                .find(|a| a * a + dr * dr <= r * r)
+                .unwrap_or(0);
+            (dr, a)
+        })
+        .collect()
 }
 
 /// skimage.morphology.binary_opening of the instance's mask on the (height, width) image with
 /// disk(radius).
 pub fn opening(mask: &Mask, radius: usize, dims: (usize, usize)) -> Mask {
-    let fp = disk(radius);
+    let fp = disk_spans(radius);
     let mut c = Canvas::around(mask, 0, dims);
     c.erode(&fp, dims);
     let eroded = c.into_mask();
@@ -548,7 +589,7 @@ pub fn opening(mask: &Mask, radius: usize, dims: (usize, usize)) -> Mask {
 /// skimage.morphology.binary_closing of the instance's mask on the (height, width) image with
 /// disk(radius).
 pub fn closing(mask: &Mask, radius: usize, dims: (usize, usize)) -> Mask {
-    let fp = disk(radius);
+    let fp = disk_spans(radius);
     let mut c = Canvas::around(mask, radius, dims);
     c.dilate(&fp);
     c.erode(&fp, dims);
@@ -865,6 +906,10 @@ mod tests {
         assert_eq!(disk(1).len(), 5);
         assert_eq!(disk(2).len(), 13);
         assert_eq!(disk(3).len(), 29);
+        for r in 0..6 {
+            let n: isize = disk_spans(r).iter().map(|&(_, a)| 2 * a + 1).sum();
+            assert_eq!(n as usize, disk(r).len());
+        }
         assert_eq!(radius_px(Some(25.0), 10.0), Some(3));
         assert_eq!(radius_px(Some(4.0), 10.0), None);
         assert_eq!(radius_px(None, 10.0), None);
