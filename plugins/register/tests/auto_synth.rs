@@ -46,6 +46,21 @@ fn make(seed: u64, em_side: usize, em_px: f64, ns_side: usize, ns_px: [f64; 2]) 
     }
 }
 
+/// Mean error (NanoSIMS px) at the NanoSIMS field corners: u → truth⁻¹ → EM → recovered.
+fn ns_corner_error(rec: &[[f64; 3]; 3], truth: &[[f64; 3]; 3], n: usize) -> f64 {
+    let inv = corrflow_register::warp::invert(truth).unwrap();
+    let m = (n - 1) as f64;
+    [(0.0, 0.0), (m, 0.0), (0.0, m), (m, m)]
+        .iter()
+        .map(|&(u, v)| {
+            let (x, y) = corrflow_register::warp::apply(&inv, u, v);
+            let (a, b) = corrflow_register::warp::apply(rec, x, y);
+            ((a - u).powi(2) + (b - v).powi(2)).sqrt()
+        })
+        .sum::<f64>()
+        / 4.0
+}
+
 fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let i = ((v.len() - 1) as f64 * q).round() as usize;
@@ -54,7 +69,11 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 
 #[test]
 fn recovers_synthetic_transforms() {
-    let opts = AutoOptions::default();
+    // FIX_SCALE=1: keep the pixel-size scale (the synthetic pixel sizes are exact).
+    let opts = AutoOptions {
+        fix_scale: std::env::var("FIX_SCALE").is_ok(),
+        ..AutoOptions::default()
+    };
     let mut mean_err = Vec::new();
     let mut max_err = Vec::new();
     let mut failures = 0;
@@ -153,4 +172,40 @@ fn affine_and_flip_options_work() {
     let (me, _) = corner_error(&r.matrix, &truth, w, h);
     eprintln!("flip: mean corner err {me:.3} px, flipped {}", r.flipped);
     assert!(r.flipped && me < 1.0, "{me}");
+}
+
+/// Closer to real sizes (EM 2048² at 8 nm, NanoSIMS 256² at 40–60 nm); slow, run by hand:
+/// `cargo test --release -p corrflow-register --test auto_synth -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn realistic_sizes() {
+    let opts = AutoOptions {
+        fix_scale: std::env::var("FIX_SCALE").is_ok(),
+        ..AutoOptions::default()
+    };
+    let mut errs = Vec::new();
+    for seed in 0..4 {
+        let c = make(200 + seed, 2048, 8.0, 256, [40.0, 60.0]);
+        let t0 = std::time::Instant::now();
+        let r = register_auto(c.em.view(), c.em_px, c.ns.view(), c.ns_px, &opts);
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        match r {
+            Ok(r) => {
+                let (h, w) = c.em.dim();
+                let (me, mx) = corner_error(&r.matrix, &c.truth, w, h);
+                eprintln!(
+                    "seed {seed}: mean corner err {me:.3} px, max {mx:.3}, NanoSIMS-field corners {:.3} px, conf {:.3}, scale {:.5} (true {:.5}), {ms:.0} ms",
+                    ns_corner_error(&r.matrix, &c.truth, 256),
+                    r.confidence,
+                    r.scale,
+                    (c.truth[0][0].powi(2) + c.truth[0][1].powi(2)).sqrt()
+                );
+                errs.push(me);
+            }
+            Err(e) => eprintln!("seed {seed}: {e} ({ms:.0} ms)"),
+        }
+    }
+    let med = pct(&mut errs, 0.5);
+    eprintln!("median mean-corner error {med:.3} px");
+    assert!(med <= 0.5);
 }
