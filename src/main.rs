@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         .add_plugin(corrflow_dataset::DatasetPlugin)
         .add_plugin(corrflow_segment::SegmentPlugin)
         .add_plugin(corrflow_evaluate::EvaluatePlugin)
+        .add_plugin(corrflow_filter::FilterPlugin)
         .add_plugin(corrflow_register::RegisterPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)

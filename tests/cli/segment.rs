@@ -377,3 +377,38 @@ fn evaluate_scores_truth_as_perfect_and_predictions_below() {
     let r = exp.run(&["evaluate", "--pred", "stray.json", "--synth", "study"]);
     r.fails_with(2, &["nope.tif"]);
 }
+
+#[test]
+fn filter_morphology_keeps_and_explains_removals() {
+    let exp = Exp::new();
+    study(&exp, 1);
+    exp.write(
+        "f.yaml",
+        "samples: { table: study/samples.csv }\nnodes:\n  - { id: em, stage: io.em, inputs: { file: sample.em } }\n  - id: truth\n    stage: segment.masks\n    inputs: { image: em.image, masks: sample.labels, classes: sample.classes }\n  - id: kept\n    stage: filter.morphology\n    inputs: { instances: truth.instances, image: em.image }\n    params:\n      rules:\n        - { min_area_um2: 0.02 }\n        - { classes: [nucleus], drop_border: true }\n",
+    );
+    exp.run(&["run", "f.yaml"]).ok();
+    let truth = read_json(&exp.path("study/truth/s01.json"));
+    let organelles = truth["organelles"].as_array().unwrap();
+    let small = organelles
+        .iter()
+        .filter(|o| o["area_um2"].as_f64().unwrap() < 0.02)
+        .count();
+    assert!(small > 0, "the study has small organelles");
+    let removed = std::fs::read_to_string(exp.path("results/s01/kept.removed.csv")).unwrap();
+    let n_removed = removed.lines().count() - 1;
+    assert!(n_removed >= small, "{removed}");
+    assert!(removed.contains("min_area_um2"), "{removed}");
+    let props = std::fs::read_to_string(exp.path("results/s01/kept.props.csv")).unwrap();
+    assert_eq!(
+        props.lines().count() - 1 + n_removed,
+        organelles.len(),
+        "{props}"
+    );
+    assert!(exp.path("results/s01/kept.labels.tif").is_file());
+    // An unknown class in a rule is a clear error.
+    let bad = std::fs::read_to_string(exp.path("f.yaml"))
+        .unwrap()
+        .replace("nucleus", "nucleolus");
+    exp.write("bad.yaml", &bad);
+    exp.run(&["run", "bad.yaml"]).fails_with(1, &["nucleolus"]);
+}
