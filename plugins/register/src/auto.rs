@@ -48,6 +48,18 @@
 //!    and avoids a dependency.
 //!
 //! The final matrix composes `u → p` with `EM = f·p + (f − 1)/2` and inverts it.
+//!
+//! # Accuracy (synthetic studies, `tests/auto_synth.rs`, rotations drawn in ±180°)
+//!
+//! Error = mean distance, in NanoSIMS px, between the images of the four EM corners under the
+//! recovered and the true transform (the EM corners lie outside the NanoSIMS field, so this
+//! magnifies rotation/scale errors). EM 512² at 24 nm, 12C14N 64² at 120–160 nm, 8 samples:
+//! median 0.36, 95th percentile 0.77, ≈ 0.3–0.6 s per registration on 2 threads. EM 2048² at
+//! 8 nm, 256² at 40–60 nm: median 0.46 px (0.33 px at the NanoSIMS field corners), ≈ 0.7–1.4 s;
+//! the free scale comes out 0.18 % low on these data (edges of the synthetic cell differ
+//! slightly between modalities); with `fix_scale` (exact pixel sizes) the median is 0.20 px.
+//! 12C, 32S and SE maps register as well; the sparse 31P map, pure noise and the NanoSIMS image
+//! of another cell are refused as ambiguous.
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;

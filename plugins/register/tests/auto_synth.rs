@@ -15,6 +15,18 @@ struct Case {
 }
 
 fn make(seed: u64, em_side: usize, em_px: f64, ns_side: usize, ns_px: [f64; 2]) -> Case {
+    make_ch(seed, em_side, em_px, ns_side, ns_px, 1)
+}
+
+/// `channel`: 0 12C, 1 12C14N, 2 12C15N, 3 31P, 4 32S, 5 SE.
+fn make_ch(
+    seed: u64,
+    em_side: usize,
+    em_px: f64,
+    ns_side: usize,
+    ns_px: [f64; 2],
+    channel: usize,
+) -> Case {
     let cfg = EmConfig {
         width_px: em_side,
         height_px: em_side,
@@ -35,7 +47,7 @@ fn make(seed: u64, em_side: usize, em_px: f64, ns_side: usize, ns_px: [f64; 2]) 
     // 12C14N, plane 1 (the truth refers to plane 1).
     let ns = ions
         .counts
-        .slice(ndarray::s![1, 0, .., ..])
+        .slice(ndarray::s![channel, 0, .., ..])
         .mapv(|v| v as f32);
     Case {
         em: em.image.mapv(|v| v as f32),
@@ -208,4 +220,40 @@ fn realistic_sizes() {
     let med = pct(&mut errs, 0.5);
     eprintln!("median mean-corner error {med:.3} px");
     assert!(med <= 0.5);
+}
+
+#[test]
+#[ignore]
+fn channels_and_mismatch() {
+    let opts = AutoOptions::default();
+    for ch in [0, 3, 4, 5] {
+        for seed in 0..3 {
+            let c = make_ch(300 + seed, 512, 24.0, 64, [120.0, 160.0], ch);
+            let (h, w) = c.em.dim();
+            match register_auto(c.em.view(), c.em_px, c.ns.view(), c.ns_px, &opts) {
+                Ok(r) => eprintln!(
+                    "channel {ch} seed {seed}: err {:.3} px conf {:.3}",
+                    corner_error(&r.matrix, &c.truth, w, h).0,
+                    r.confidence
+                ),
+                Err(e) => eprintln!("channel {ch} seed {seed}: {e}"),
+            }
+        }
+    }
+}
+
+/// The NanoSIMS image of another cell: refused, not matched to something.
+#[test]
+fn mismatched_sample_is_refused() {
+    let opts = AutoOptions::default();
+    for seed in 0..2 {
+        let a = make(400 + seed, 512, 24.0, 64, [120.0, 160.0]);
+        let b = make(500 + seed, 512, 24.0, 64, [120.0, 160.0]);
+        match register_auto(a.em.view(), a.em_px, b.ns.view(), b.ns_px, &opts) {
+            Err(AutoError::Ambiguous { best, second }) => {
+                eprintln!("mismatch {seed}: refused ({best:.4} vs {second:.4})")
+            }
+            other => panic!("mismatched pair accepted: {other:?}"),
+        }
+    }
 }
