@@ -64,12 +64,15 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use rustfft::{Fft, FftPlanner, num_complex::Complex};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::warp::{M3, apply, invert};
 
 /// Transform family fitted by the refinement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum AutoKind {
     /// Rotation, isotropic scale, translation (and the flip when found).
     Similarity,
@@ -77,8 +80,9 @@ pub enum AutoKind {
     Affine,
 }
 
-/// Options of [`register_auto`].
-#[derive(Debug, Clone, PartialEq)]
+/// Options of [`register_auto`] (every field optional when deserialised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct AutoOptions {
     /// Rotations searched: `−range ..= +range` (degrees).
     pub rotation_range_deg: f64,
@@ -101,7 +105,8 @@ pub struct AutoOptions {
     pub smooth_px: f64,
     /// The coarse search bins images so that the NanoSIMS side is at most this.
     pub coarse_max_px: usize,
-    /// Smallest fraction of the NanoSIMS field that must overlap the EM.
+    /// Smallest overlap of the NanoSIMS field with the EM, as a fraction of the smaller of the
+    /// two fields (on the NanoSIMS grid).
     pub min_overlap: f64,
     /// Keep the scale at the coarse value (the pixel-size ratio when `scale_range` is 0) in
     /// the similarity refinement: for trusted pixel sizes.
@@ -129,7 +134,7 @@ impl Default for AutoOptions {
 }
 
 /// A registration found by [`register_auto`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AutoResult {
     /// EM pixel (x, y, 1) → NanoSIMS pixel.
     pub matrix: M3,
@@ -253,7 +258,7 @@ pub fn register_auto(
         gr: &gr,
         gn: &gn,
         uc,
-        min_valid: opts.min_overlap,
+        min_valid: opts.min_overlap * (nh * nw).min(rh * rw) as f64,
     };
     let flip = best.flip;
     let sim = |x: &[f64]| {
@@ -467,7 +472,7 @@ fn coarse_search(gr: &Array2<f64>, gn: &Array2<f64>, opts: &AutoOptions) -> Vec<
     }
     let uc = ((nw as f64 - 1.0) / 2.0, (nh as f64 - 1.0) / 2.0);
     let qc = ((l as f64 - 1.0) / 2.0, (l as f64 - 1.0) / 2.0);
-    let min_n = opts.min_overlap * (nh * nw) as f64;
+    let min_n = opts.min_overlap * (nh * nw).min(rh * rw) as f64;
     poses
         .par_iter()
         .flat_map_iter(|&(theta, s, flip)| {
@@ -609,6 +614,7 @@ struct Objective<'a> {
     gr: &'a Array2<f64>,
     gn: &'a Array2<f64>,
     uc: (f64, f64),
+    /// Smallest number of overlapping pixels.
     min_valid: f64,
 }
 
@@ -633,7 +639,7 @@ impl Objective<'_> {
                 }
             }
         }
-        if n < self.min_valid * (h * w) as f64 {
+        if n < self.min_valid {
             return -1.0;
         }
         let vt = st2 - st * st / n;

@@ -257,3 +257,32 @@ fn mismatched_sample_is_refused() {
         }
     }
 }
+
+/// An EM field smaller than the NanoSIMS field (a crop of the cell) still registers.
+#[test]
+fn em_smaller_than_nanosims_field() {
+    let c = make(11, 512, 24.0, 64, [120.0, 160.0]);
+    let (o, side) = (128usize, 256usize);
+    let crop = c.em.slice(ndarray::s![o..o + side, o..o + side]).to_owned();
+    let t = &c.truth;
+    let of = o as f64;
+    let truth = [
+        [t[0][0], t[0][1], t[0][2] + of * (t[0][0] + t[0][1])],
+        [t[1][0], t[1][1], t[1][2] + of * (t[1][0] + t[1][1])],
+        [0.0, 0.0, 1.0],
+    ];
+    let r = register_auto(
+        crop.view(),
+        c.em_px,
+        c.ns.view(),
+        c.ns_px,
+        &AutoOptions::default(),
+    )
+    .unwrap();
+    let (me, _) = corner_error(&r.matrix, &truth, side, side);
+    eprintln!(
+        "cropped EM: mean corner err {me:.3} px, conf {:.3}",
+        r.confidence
+    );
+    assert!(me < 1.0, "{me}");
+}
