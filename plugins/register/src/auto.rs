@@ -27,10 +27,10 @@
 //!
 //!    `NCC = (ΣTI − ΣT·ΣI/n) / √((ΣT² − (ΣT)²/n)(ΣI² − (ΣI)²/n))`,
 //!
-//!    restricted to shifts where the overlap `n` covers ≥ `min_overlap` of the template (the
-//!    NanoSIMS field may leave the EM field). Large images are first binned by an integer
+//!    restricted to shifts where the overlap `n` covers ≥ `min_overlap` of the smaller field (the
+//!    NanoSIMS field may leave the EM field, or contain it). Large images are first binned by an integer
 //!    factor so the NanoSIMS side is ≤ `coarse_max_px` (the coarse search only needs to land in
-//!    the capture range of step 4). Per rotation the two best non-adjacent peaks are kept.
+//!    the capture range of step 5). Per rotation the two best non-adjacent peaks are kept.
 //! 4. **Confidence.** Candidates are *distinct* from the best when the NanoSIMS field corners
 //!    they imply differ by more than 15 % of the field side. With `c₁` the best NCC and `c₂` the
 //!    best distinct one, `confidence = (c₁ − c₂)/(1 − c₂)`: the fraction of the decorrelation
@@ -60,6 +60,9 @@
 //! slightly between modalities); with `fix_scale` (exact pixel sizes) the median is 0.20 px.
 //! 12C, 32S and SE maps register as well; the sparse 31P map, pure noise and the NanoSIMS image
 //! of another cell are refused as ambiguous.
+//!
+//! Limitations: non-finite pixels are read as 0 (crop NaN borders first); the ambiguity test
+//! only compares poses inside the searched rotation/scale/flip ranges.
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
