@@ -103,3 +103,45 @@ fn landmarks_recover_the_true_transform_and_flag_an_outlier() {
     exp.run(&["run", "one.yaml"])
         .fails_with(1, &["params.points", "2"]);
 }
+
+#[test]
+fn register_auto_recovers_the_truth_on_a_synthetic_sample() {
+    let exp = Exp::new();
+    exp.write(
+        "small.yaml",
+        "em: { width_px: 512, height_px: 512, pixel_size_nm: 24.0 }\nnanosims: { size_px: 64, pixel_size_nm: [120.0, 160.0], planes: 2, supersample: 3 }\n",
+    );
+    exp.run(&[
+        "synth",
+        "--out",
+        "study",
+        "--samples",
+        "1",
+        "--seed",
+        "11",
+        "--config",
+        "small.yaml",
+    ])
+    .ok();
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(exp.path("study/truth/s01.json")).unwrap()).unwrap();
+    exp.write(
+        "auto.yaml",
+        &format!("{PIPELINE}  - id: reg\n    stage: register.auto\n    inputs: {{ image: em.image, ions: ions.ions }}\n    params: {{ channel: 12C14N }}\n"),
+    );
+    exp.run(&["run", "auto.yaml"]).ok();
+    let t: Value =
+        serde_json::from_slice(&std::fs::read(exp.path("results/s01/transform.json")).unwrap())
+            .unwrap();
+    // Mean distance of the EM corners mapped by both transforms, in NanoSIMS px.
+    let m = &truth["em_to_nanosims"];
+    let mut err = 0.0;
+    for (x, y) in [(0.0, 0.0), (511.0, 0.0), (0.0, 511.0), (511.0, 511.0)] {
+        let (u, v) = map(m, x, y);
+        let (p, q) = map(&t["em_to_nanosims"], x, y);
+        err += ((u - p).powi(2) + (v - q).powi(2)).sqrt() / 4.0;
+    }
+    assert!(err < 1.0, "corner error {err} px: {t}");
+    assert!(t["confidence"].as_f64().unwrap() > 0.15, "{t}");
+    assert!(t["method"].as_str().unwrap().starts_with("auto"));
+}

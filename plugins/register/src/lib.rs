@@ -1,6 +1,7 @@
 //! EM ↔ NanoSIMS registration.
 
 pub mod auto;
+pub mod auto_stage;
 pub mod identity_stage;
 pub mod landmarks;
 pub mod landmarks_stage;
@@ -15,6 +16,7 @@ impl corrflow_stage::Plugin for RegisterPlugin {
     fn build(&self, registry: &mut corrflow_stage::Registry) {
         registry
             .add_stage(identity_stage::RegisterIdentity)
-            .add_stage(landmarks_stage::RegisterLandmarks);
+            .add_stage(landmarks_stage::RegisterLandmarks)
+            .add_stage(auto_stage::RegisterAuto);
     }
 }
