@@ -145,3 +145,56 @@ fn register_auto_recovers_the_truth_on_a_synthetic_sample() {
     assert!(t["confidence"].as_f64().unwrap() > 0.15, "{t}");
     assert!(t["method"].as_str().unwrap().starts_with("auto"));
 }
+
+#[test]
+fn register_command_writes_the_same_files() {
+    let exp = Exp::new();
+    let truth = study(&exp);
+    let m = &truth["em_to_nanosims"];
+    let mut csv = String::from("em_x,em_y,nanosims_x,nanosims_y\n");
+    for (x, y) in [(20.0, 30.0), (300.0, 25.0), (160.0, 160.0), (40.0, 290.0)] {
+        let (u, v) = map(m, x, y);
+        csv += &format!("{x},{y},{u},{v}\n");
+    }
+    exp.write("lm.csv", &csv);
+    let r = exp.run(&[
+        "register",
+        "--em",
+        "study/em/s01.tif",
+        "--nanosims",
+        "study/nanosims/s01.im",
+        "--landmarks",
+        "lm.csv",
+        "--out",
+        "out",
+    ]);
+    assert!(r.ok().stdout.contains("transform.json"), "{}", r.stdout);
+    let t: Value =
+        serde_json::from_slice(&std::fs::read(exp.path("out/transform.json")).unwrap()).unwrap();
+    let (u, v) = map(&t["em_to_nanosims"], 100.0, 200.0);
+    let (u0, v0) = map(m, 100.0, 200.0);
+    assert!((u - u0).abs() < 1e-6 && (v - v0).abs() < 1e-6, "{t}");
+    assert!(exp.path("out/registration.png").is_file());
+    exp.run(&[
+        "register",
+        "--em",
+        "study/em/s01.tif",
+        "--nanosims",
+        "study/nanosims/s01.im",
+        "--channel",
+        "99Xx",
+        "--out",
+        "out",
+    ])
+    .fails_with(2, &["99Xx", "12C14N"]);
+    exp.run(&[
+        "register",
+        "--em",
+        "none.tif",
+        "--nanosims",
+        "study/nanosims/s01.im",
+        "--out",
+        "o",
+    ])
+    .fails_with(2, &["none.tif"]);
+}

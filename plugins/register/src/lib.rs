@@ -2,6 +2,7 @@
 
 pub mod auto;
 pub mod auto_stage;
+pub mod command;
 pub mod identity_stage;
 pub mod landmarks;
 pub mod landmarks_stage;
@@ -17,6 +18,7 @@ impl corrflow_stage::Plugin for RegisterPlugin {
         registry
             .add_stage(identity_stage::RegisterIdentity)
             .add_stage(landmarks_stage::RegisterLandmarks)
-            .add_stage(auto_stage::RegisterAuto);
+            .add_stage(auto_stage::RegisterAuto)
+            .add_command(command::RegisterCommand);
     }
 }
