@@ -232,7 +232,7 @@ fn removed_table(instances: &Instances, f: &Filtered) -> Result<Table, StageErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corrflow_stage::{InputBinding, SampleInfo, Stage};
+    use corrflow_stage::{InputBinding, Stage};
     use corrflow_types::{Instance, Mask};
     use serde_json::json;
     use std::collections::BTreeMap;
@@ -275,8 +275,6 @@ mod tests {
         params: serde_json::Value,
         image: bool,
     ) -> Result<(PathBuf, Vec<String>), String> {
-        let stage = FilterMorphology;
-        let params = Stage::canonical_params(&stage, &params).map_err(|e| e.to_string())?;
         let entry = |g: &str| InputBinding::Entry {
             file: input.to_path_buf(),
             group: g.into(),
@@ -286,18 +284,8 @@ mod tests {
             inputs.insert("image".into(), entry("image"));
         }
         let out = dir.join(format!("out{}.h5", u8::from(image)));
-        let _ = std::fs::remove_file(&out);
-        let sample = SampleInfo {
-            id: "s1".into(),
-            columns: BTreeMap::new(),
-        };
-        let samples = [sample.clone()];
-        let mut ctx = RunContext::new("filt", Some(&sample), &samples, &inputs, &out, 1);
-        let r = Stage::run(&stage, &params, &mut ctx);
-        ctx.close_output().unwrap();
-        r.map_err(|e| e.to_string())?;
-        let warnings = ctx.take_warnings();
-        drop(ctx);
+        let warnings =
+            corrflow_stage::run_once(&FilterMorphology, &params, "filt", "s1", &inputs, &out)?;
         Ok((out, warnings))
     }
 

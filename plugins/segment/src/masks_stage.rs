@@ -282,7 +282,7 @@ fn check_coco_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corrflow_stage::{InputBinding, SampleInfo, Stage, h5};
+    use corrflow_stage::{InputBinding, Stage, h5};
     use corrflow_types::Instances;
     use ndarray::{Array2, array};
     use serde_json::json;
@@ -315,8 +315,6 @@ mod tests {
         masks: &Path,
         classes: Option<&Path>,
     ) -> Result<(Instances, Vec<String>, PathBuf), String> {
-        let stage = SegmentMasks;
-        let params = Stage::canonical_params(&stage, &params).map_err(|e| e.to_string())?;
         let mut inputs = BTreeMap::from([
             (
                 "image".to_string(),
@@ -331,17 +329,8 @@ mod tests {
             inputs.insert("classes".into(), InputBinding::File(c.to_path_buf()));
         }
         let out = s.dir.path().join(format!("out{}.h5", inputs.len()));
-        let _ = std::fs::remove_file(&out);
-        let sample = SampleInfo {
-            id: "s1".into(),
-            columns: BTreeMap::new(),
-        };
-        let samples = [sample.clone()];
-        let mut ctx = RunContext::new("seg", Some(&sample), &samples, &inputs, &out, 1);
-        let r = Stage::run(&stage, &params, &mut ctx);
-        ctx.close_output().unwrap();
-        r.map_err(|e| e.to_string())?;
-        let warnings = ctx.take_warnings();
+        let warnings =
+            corrflow_stage::run_once(&SegmentMasks, &params, "seg", "s1", &inputs, &out)?;
         let f = h5::open_file(&out).unwrap();
         let inst = Instances::read(&f.group("instances").unwrap()).unwrap();
         Ok((inst, warnings, out))

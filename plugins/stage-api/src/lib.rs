@@ -12,12 +12,14 @@ pub mod error;
 pub mod h5;
 pub mod port;
 pub mod registry;
+pub mod run_once;
 pub mod stage;
 
 pub use context::{ExportContext, InputBinding, RunContext, SampleInfo};
 pub use error::{ParamError, StageError};
 pub use port::{PortSpec, Ports, Scope, port_types};
 pub use registry::{Command, Inspector, Plugin, Registry};
+pub use run_once::run_once;
 pub use stage::{Stage, TypedStage};
 
 /// Re-exported so that stage crates use the same HDF5 binding as the engine.
