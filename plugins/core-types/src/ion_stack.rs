@@ -259,6 +259,21 @@ impl IonStack {
         Ok(())
     }
 
+    /// The raster of a stored stack without reading its counts: (height, width, pixel size nm).
+    pub fn read_raster(g: &Group) -> Result<(usize, usize, f64), StageError> {
+        check_stamp(g, types::ION_STACK, LAYOUT_VERSION)?;
+        let body = || -> Result<(usize, usize, f64), StageError> {
+            let shape = dataset(g, "counts")?.shape();
+            let &[_, _, h, w] = shape.as_slice() else {
+                return Err(StageError::input(format!(
+                    "dataset 'counts' has shape {shape:?}, expected (masses, planes, height, width)"
+                )));
+            };
+            Ok((h, w, h5::get_f64(g, "pixel_size_nm")?))
+        };
+        body().map_err(|e| in_group(g, e))
+    }
+
     pub fn read(g: &Group) -> Result<Self, StageError> {
         check_stamp(g, types::ION_STACK, LAYOUT_VERSION)?;
         Self::read_body(g).map_err(|e| in_group(g, e))

@@ -1,7 +1,8 @@
 //! Morphological filtering of segmented organelles: region properties per instance
-//! ([`regionprops`]), filter rules and mask operations ([`rules`]) and the `filter.morphology`
-//! stage ([`stage`]).
+//! ([`regionprops`]), filter rules and mask operations ([`rules`]), the NanoSIMS field seen from
+//! the EM image ([`field`]) and the `filter.morphology` stage ([`stage`]).
 
+pub mod field;
 pub mod regionprops;
 pub mod rules;
 pub mod stage;

@@ -11,7 +11,7 @@
 //!    becomes empty is removed (rule `opening`, reason `empty after opening`, and so on).
 //! 2. **Measurements.** The [`region_props`](crate::regionprops::region_props) of the changed masks;
 //!    each applicable rule in list order checks, in this order, `drop_border`, `min_area_um2`,
-//!    `max_area_um2`, `min_solidity`, `max_eccentricity`. The first check that fails removes the
+//!    `max_area_um2`, `min_solidity`, `max_eccentricity`, `min_inside_field`. The first check that fails removes the
 //!    instance and is recorded with the measured value and the threshold (e.g.
 //!    `area_um2 0.004 < min_area_um2 0.01`). A NaN measurement (solidity of an empty mask) fails.
 //! 3. **Overlaps** between the instances kept ([`ResolveOverlaps`]). An instance left without a
@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::field::NanosimsField;
 use crate::regionprops::{RegionProps, RegionPropsError, region_props};
 
 /// One filter rule. Every field is optional; a rule applies to the instances of `classes`
@@ -68,6 +69,11 @@ pub struct Rule {
     /// `opening_nm`). Closes thin gaps. 0 or absent: none.
     #[serde(default)]
     pub closing_nm: Option<f64>,
+    /// Remove instances of which less than this fraction (0–1) lies inside the NanoSIMS field of
+    /// view (EM pixel centres mapped through the registration; 1 = wholly inside). Needs the
+    /// stage's `transform` and `ions` inputs, which become required when a rule sets it.
+    #[serde(default)]
+    pub min_inside_field: Option<f64>,
 }
 
 /// What to do where kept instances overlap.
@@ -136,7 +142,8 @@ impl Rule {
             _ => Ok(()),
         };
         unit("min_solidity", self.min_solidity)?;
-        unit("max_eccentricity", self.max_eccentricity)
+        unit("max_eccentricity", self.max_eccentricity)?;
+        unit("min_inside_field", self.min_inside_field)
     }
 
     fn applies_to(&self, class_name: &str) -> bool {
@@ -152,11 +159,11 @@ pub struct Removal {
     /// Index of the rule in the list; `None` for overlap resolution.
     pub rule_index: Option<usize>,
     /// The check or operation: `min_area_um2`, `max_area_um2`, `min_solidity`,
-    /// `max_eccentricity`, `drop_border`, `closing`, `fill_holes`, `opening` or
-    /// `resolve_overlaps`.
+    /// `max_eccentricity`, `drop_border`, `min_inside_field`, `closing`, `fill_holes`, `opening`
+    /// or `resolve_overlaps`.
     pub rule: String,
-    /// The measured value (area µm², solidity, eccentricity; 1 for touching the border; the pixel
-    /// count, 0, for an emptied mask).
+    /// The measured value (area µm², solidity, eccentricity, fraction inside the NanoSIMS field;
+    /// 1 for touching the border; the pixel count, 0, for an emptied mask).
     pub value: f64,
     /// The rule's threshold (NaN where there is none).
     pub threshold: f64,
@@ -188,6 +195,12 @@ pub enum RulesError {
         name: String,
         known: Vec<String>,
     },
+    /// A rule needs the NanoSIMS field but none was given.
+    #[error(
+        "rules[{rule}].min_inside_field needs the NanoSIMS field: wire the stage's 'transform' and \
+         'ions' inputs"
+    )]
+    NoField { rule: usize },
     #[error(transparent)]
     Props(#[from] RegionPropsError),
 }
@@ -199,13 +212,17 @@ impl From<RulesError> for corrflow_stage::StageError {
 }
 
 /// Apply `rules` and the overlap resolution to `instances` (see the module documentation for the
-/// order).
+/// order). `field` is the NanoSIMS field for `min_inside_field`.
 pub fn apply_rules(
     instances: &Instances,
     rules: &[Rule],
     overlaps: ResolveOverlaps,
+    field: Option<&NanosimsField>,
 ) -> Result<Filtered, RulesError> {
     for (rule, r) in rules.iter().enumerate() {
+        if r.min_inside_field.is_some() && field.is_none() {
+            return Err(RulesError::NoField { rule });
+        }
         if let Some(name) = r
             .classes
             .iter()
@@ -302,9 +319,10 @@ pub fn apply_rules(
     let props = region_props(&measured, None)?;
     let mut kept: Vec<(usize, Instance)> = Vec::new();
     for ((index, inst), p) in alive.into_iter().zip(&props) {
+        let inside = field.map(|f| f.inside_fraction(&inst.mask));
         let failure = applicable(&inst)
             .into_iter()
-            .find_map(|ri| check(&rules[ri], p).map(|f| (ri, f)));
+            .find_map(|ri| check(&rules[ri], p, inside).map(|f| (ri, f)));
         match failure {
             Some((ri, (rule, value, threshold, reason))) => removed.push(Removal {
                 index,
@@ -355,8 +373,13 @@ pub fn apply_rules(
     })
 }
 
-/// The first check of `rule` that `p` fails: (check name, value, threshold, reason).
-fn check(rule: &Rule, p: &RegionProps) -> Option<(&'static str, f64, f64, String)> {
+/// The first check of `rule` that `p` (and `inside`, the fraction of the instance inside the
+/// NanoSIMS field) fails: (check name, value, threshold, reason).
+fn check(
+    rule: &Rule,
+    p: &RegionProps,
+    inside: Option<f64>,
+) -> Option<(&'static str, f64, f64, String)> {
     if rule.drop_border && p.touches_border {
         return Some((
             "drop_border",
@@ -382,6 +405,15 @@ fn check(rule: &Rule, p: &RegionProps) -> Option<(&'static str, f64, f64, String
                 "eccentricity",
                 p.eccentricity,
                 rule.max_eccentricity,
+            )
+        })
+        .or_else(|| {
+            // apply_rules has checked that the field is known when a rule needs it.
+            below(
+                "min_inside_field",
+                "inside_field",
+                inside.unwrap_or(f64::NAN),
+                rule.min_inside_field,
             )
         })
 }
@@ -734,7 +766,7 @@ mod tests {
             max_area_um2: Some(0.02),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept_index, [1]);
         assert_eq!(f.kept.len(), 1);
         assert_eq!(f.removed.len(), 2);
@@ -754,7 +786,8 @@ mod tests {
                     min_area_um2: Some(0.04),
                     ..rule()
                 }],
-                ResolveOverlaps::None
+                ResolveOverlaps::None,
+                None
             )
             .unwrap()
             .kept_index,
@@ -784,7 +817,7 @@ mod tests {
                 ..rule()
             },
         ];
-        let f = apply_rules(&i, &rules, ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &rules, ResolveOverlaps::None, None).unwrap();
         assert!(f.kept.is_empty());
         assert_eq!(f.removed[0].rule_index, Some(1));
         assert_eq!(f.removed[0].rule, "max_area_um2");
@@ -797,6 +830,7 @@ mod tests {
                 ..rule()
             }],
             ResolveOverlaps::None,
+            None,
         )
         .unwrap_err()
         .to_string();
@@ -822,12 +856,12 @@ mod tests {
             drop_border: true,
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept_index, [1]);
         assert_eq!(f.removed[0].reason, "touches the image border");
         assert_eq!(f.removed[1].rule, "drop_border");
         // Without the rule everything stays, untouched.
-        let f = apply_rules(&i, &[], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept, i);
     }
 
@@ -848,7 +882,7 @@ mod tests {
             min_solidity: Some(0.9),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept_index, [1]);
         assert_eq!(f.removed[0].rule, "min_solidity");
         assert!(f.removed[0].value < 0.9);
@@ -871,7 +905,7 @@ mod tests {
             max_eccentricity: Some(0.9),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept_index, [1]);
         assert_eq!(f.removed[0].rule, "max_eccentricity");
         assert!(f.removed[0].reason.contains("> max_eccentricity 0.9"));
@@ -896,7 +930,7 @@ mod tests {
             min_area_um2: Some(0.0025),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept.instances[0].mask.area_px(), 25);
     }
 
@@ -946,7 +980,7 @@ mod tests {
             opening_nm: Some(4.0),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept_index, [1]);
         assert_eq!(f.removed[0].reason, "empty after opening");
         assert_eq!(f.removed[0].rule, "opening");
@@ -985,7 +1019,7 @@ mod tests {
             closing_nm: Some(2.0),
             ..rule()
         };
-        let f = apply_rules(&i, &[r], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept.instances[0].mask.area_px(), 19);
     }
 
@@ -997,7 +1031,7 @@ mod tests {
         // c lies entirely inside b with a lower score: it loses everything.
         let c = inst(1, 0.1, rect(5, 1, 2, 2));
         let i = set(10, 12, 5.0, vec![a, b, c]);
-        let f = apply_rules(&i, &[], ResolveOverlaps::Score).unwrap();
+        let f = apply_rules(&i, &[], ResolveOverlaps::Score, None).unwrap();
         assert_eq!(f.kept_index, [0, 1]);
         assert_eq!(f.kept.instances[0].mask.box_px(), [0, 0, 4, 4]);
         assert_eq!(f.kept.instances[0].bbox, [0.0, 0.0, 4.0, 4.0]);
@@ -1009,11 +1043,11 @@ mod tests {
         // Split: columns 4 and 5 go to the nearer centroid (a at column 2.5, b at 6.5): column 4
         // is 1.5 from a and 2.5 from b → a; column 5 is 2.5 from a and 1.5 from b → b.
         let i = set(10, 12, 5.0, i.instances[..2].to_vec());
-        let f = apply_rules(&i, &[], ResolveOverlaps::Split).unwrap();
+        let f = apply_rules(&i, &[], ResolveOverlaps::Split, None).unwrap();
         assert_eq!(f.kept.instances[0].mask.box_px(), [0, 0, 5, 4]);
         assert_eq!(f.kept.instances[1].mask.box_px(), [5, 0, 10, 4]);
         // None leaves them overlapping.
-        let f = apply_rules(&i, &[], ResolveOverlaps::None).unwrap();
+        let f = apply_rules(&i, &[], ResolveOverlaps::None, None).unwrap();
         assert_eq!(f.kept, i);
     }
 
@@ -1075,5 +1109,50 @@ mod tests {
         );
         assert_eq!(num(0.004000000000000001), "0.004");
         assert_eq!(num(12345.678), "12345.7");
+    }
+
+    #[test]
+    fn min_inside_field_needs_and_uses_the_field() {
+        let i = set(
+            30,
+            30,
+            10.0,
+            vec![
+                inst(0, 0.9, rect(0, 0, 4, 4)),
+                inst(0, 0.8, rect(10, 10, 3, 3)),
+            ],
+        );
+        let r = Rule {
+            min_inside_field: Some(1.0),
+            ..rule()
+        };
+        let e = apply_rules(&i, std::slice::from_ref(&r), ResolveOverlaps::None, None).unwrap_err();
+        assert!(matches!(e, RulesError::NoField { rule: 0 }), "{e}");
+        // u = x − 2, v = y: columns 0 and 1 fall left of the 20×20 raster.
+        let t = corrflow_types::Transform2D::new(
+            [[1.0, 0.0, -2.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            corrflow_types::TransformKind::Similarity,
+            "em",
+            10.0,
+            "nanosims",
+            10.0,
+            "test",
+        )
+        .unwrap();
+        let field = NanosimsField {
+            em_to_nanosims: t,
+            height: 20,
+            width: 20,
+        };
+        let f = apply_rules(&i, &[r], ResolveOverlaps::None, Some(&field)).unwrap();
+        assert_eq!(f.kept_index, [1]);
+        assert_eq!(f.removed[0].rule, "min_inside_field");
+        assert_eq!(f.removed[0].value, 0.5);
+        assert_eq!(f.removed[0].reason, "inside_field 0.5 < min_inside_field 1");
+        let bad = Rule {
+            min_inside_field: Some(1.5),
+            ..rule()
+        };
+        assert_eq!(bad.validate().unwrap_err().path, "min_inside_field");
     }
 }

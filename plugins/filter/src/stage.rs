@@ -8,11 +8,14 @@ use corrflow_segment::overlay::to_u8_display;
 use corrflow_stage::{
     ExportContext, ParamError, PortSpec, Ports, RunContext, StageError, TypedStage, h5,
 };
-use corrflow_types::{Column, EmImage, Instances, Table, TableColumn, types};
+use corrflow_types::{
+    Column, EmImage, Instances, IonStack, Table, TableColumn, Transform2D, types,
+};
 use ndarray::Array2;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::field::NanosimsField;
 use crate::regionprops::{props_table, region_props};
 use crate::rules::{Filtered, ResolveOverlaps, Rule, apply_rules};
 
@@ -23,7 +26,7 @@ pub struct FilterParams {
     /// Filter rules, each for some classes (default: all). An instance must pass every rule that
     /// applies to its class. Mask operations (closing_nm, fill_holes, opening_nm, in that order
     /// within a rule) run first, rule by rule; then the measurements are checked (drop_border,
-    /// min_area_um2, max_area_um2, min_solidity, max_eccentricity), and the first failing check
+    /// min_area_um2, max_area_um2, min_solidity, max_eccentricity, min_inside_field), and the first failing check
     /// removes the instance; then overlaps are resolved.
     #[serde(default)]
     pub rules: Vec<Rule>,
@@ -40,16 +43,21 @@ pub struct FilterMorphology;
 impl TypedStage for FilterMorphology {
     type Params = FilterParams;
     const ID: &'static str = "filter.morphology";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     const DOC: &'static str = "Filter segmented instances by morphology: per-class rules with area \
-(µm²), solidity, eccentricity and image-border thresholds, mask operations (fill_holes, opening and \
+(µm²), solidity, eccentricity, image-border and NanoSIMS-field thresholds (the field from the \
+registration transform and the ion stack), mask operations (fill_holes, opening and \
 closing with a disk radius in nm, as scikit-image), and overlap resolution (score or split). \
 Outputs the kept instances (same type as the input), their region properties (skimage regionprops, \
 px and µm) and a table of the removed instances with the rule, measured value and threshold that \
 removed each. Exports NODE.props.csv, NODE.removed.csv, NODE.labels.tif, NODE.instances.json and, \
 when the image is known, NODE.overlay.png.";
 
-    fn ports(&self, _: &FilterParams) -> Ports {
+    fn ports(&self, p: &FilterParams) -> Ports {
+        // The field inputs are required when a rule needs them, so a missing wire is found when
+        // the pipeline is checked, not when the stage runs.
+        let needs_field = p.rules.iter().any(|r| r.min_inside_field.is_some());
+        let field_port = |port: PortSpec| if needs_field { port } else { port.optional() };
         Ports {
             inputs: vec![
                 PortSpec::new("instances", types::INSTANCES, "the instances to filter"),
@@ -60,6 +68,18 @@ when the image is known, NODE.overlay.png.";
                      intensity (and the overlay export its background)",
                 )
                 .optional(),
+                field_port(PortSpec::new(
+                    "transform",
+                    types::TRANSFORM,
+                    "the registration, EM pixel → NanoSIMS pixel (for min_inside_field; the \
+                     props table then gets an inside_field column)",
+                )),
+                field_port(PortSpec::new(
+                    "ions",
+                    types::ION_STACK,
+                    "the NanoSIMS ion stack whose raster is the field of view (only its size is \
+                     read)",
+                )),
             ],
             outputs: vec![
                 PortSpec::new(
@@ -117,7 +137,8 @@ when the image is known, NODE.overlay.png.";
                 ));
             }
         }
-        let filtered = apply_rules(&instances, &p.rules, p.resolve_overlaps)?;
+        let field = read_field(ctx, &instances)?;
+        let filtered = apply_rules(&instances, &p.rules, p.resolve_overlaps, field.as_ref())?;
         if filtered.kept.is_empty() && !instances.is_empty() {
             ctx.warn(format!(
                 "every one of the {} instances was removed",
@@ -133,6 +154,13 @@ when the image is known, NODE.overlay.png.";
             "input_instance",
             Column::I64(filtered.kept_index.iter().map(|&i| i as i64).collect()),
         ))?;
+        if let Some(field) = &field {
+            let inside = filtered.kept.instances.iter();
+            table.push(TableColumn::new(
+                "inside_field",
+                Column::F64(inside.map(|i| field.inside_fraction(&i.mask)).collect()),
+            ))?;
+        }
         table.write(&ctx.output_group("props")?)?;
         removed_table(&instances, &filtered)?.write(&ctx.output_group("removed")?)
     }
@@ -154,6 +182,51 @@ when the image is known, NODE.overlay.png.";
         files.extend(export_entry(ctx, "instances")?);
         Ok(files)
     }
+}
+
+/// The NanoSIMS field from the `transform` and `ions` inputs (both or neither), checked against
+/// the instances' image.
+fn read_field(
+    ctx: &RunContext<'_>,
+    instances: &Instances,
+) -> Result<Option<NanosimsField>, StageError> {
+    match (ctx.has_input("transform"), ctx.has_input("ions")) {
+        (false, false) => return Ok(None),
+        (true, true) => {}
+        (has_t, _) => {
+            let (given, missing) = if has_t {
+                ("transform", "ions")
+            } else {
+                ("ions", "transform")
+            };
+            return Err(StageError::input(format!(
+                "the '{given}' input is wired but '{missing}' is not: the NanoSIMS field needs \
+                 both"
+            )));
+        }
+    }
+    let t = Transform2D::read(&ctx.input_group("transform")?)?;
+    let (height, width, ions_px) = IonStack::read_raster(&ctx.input_group("ions")?)?;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
+    if !close(t.from_pixel_size_nm, instances.pixel_size_nm) {
+        return Err(StageError::input(format!(
+            "the transform starts from {} nm pixels but the instances have {} nm pixels: it was \
+             made for another image",
+            t.from_pixel_size_nm, instances.pixel_size_nm
+        )));
+    }
+    if !close(t.to_pixel_size_nm, ions_px) {
+        return Err(StageError::input(format!(
+            "the transform maps to {} nm pixels but the ion stack has {} nm pixels: it was made \
+             for another NanoSIMS image",
+            t.to_pixel_size_nm, ions_px
+        )));
+    }
+    Ok(Some(NanosimsField {
+        em_to_nanosims: t,
+        height,
+        width,
+    }))
 }
 
 /// Carry the input's image name and display image (written by the segmentation stages for their
@@ -287,6 +360,111 @@ mod tests {
         let warnings =
             corrflow_stage::run_once(&FilterMorphology, &params, "filt", "s1", &inputs, &out)?;
         Ok((out, warnings))
+    }
+
+    /// Add `transform` (EM 10 nm → NanoSIMS 40 nm: u = x/4, v = y/4 − 2) and `ions` (10×12 px,
+    /// 40 nm) to the entry: the field covers EM x ∈ [−2, 46), y ∈ [6, 46).
+    fn add_field(input: &Path, ions_raster_nm: f64) {
+        let f = corrflow_stage::hdf5::File::append(input).unwrap();
+        let t = Transform2D::new(
+            [[0.25, 0.0, 0.0], [0.0, 0.25, -2.0], [0.0, 0.0, 1.0]],
+            corrflow_types::TransformKind::Similarity,
+            "em",
+            10.0,
+            "nanosims",
+            40.0,
+            "test",
+        )
+        .unwrap();
+        t.write(&f.create_group("transform").unwrap()).unwrap();
+        let counts = ndarray::Array4::<f32>::zeros((1, 1, 10, 12));
+        let masses = vec![corrflow_types::MassInfo::new("12C14N", 26.0, 1, 44.0)];
+        IonStack::new(counts, masses, ions_raster_nm, 1e-3, "t.im")
+            .unwrap()
+            .write(&f.create_group("ions").unwrap())
+            .unwrap();
+    }
+
+    fn run_with_field(
+        dir: &Path,
+        input: &Path,
+        params: serde_json::Value,
+        ports: &[&str],
+    ) -> Result<PathBuf, String> {
+        let entry = |g: &str| InputBinding::Entry {
+            file: input.to_path_buf(),
+            group: g.into(),
+        };
+        let inputs = ["instances"]
+            .iter()
+            .chain(ports)
+            .map(|p| (p.to_string(), entry(p)))
+            .collect();
+        let out = dir.join("field.h5");
+        corrflow_stage::run_once(&FilterMorphology, &params, "filt", "s1", &inputs, &out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn removes_instances_outside_the_nanosims_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = setup(dir.path());
+        add_field(&input, 480.0);
+        let params = json!({"rules": [{"min_inside_field": 0.95}]});
+        let out =
+            run_with_field(dir.path(), &input, params.clone(), &["transform", "ions"]).unwrap();
+        let f = h5::open_file(&out).unwrap();
+        let removed = Table::read(&f.group("removed").unwrap()).unwrap();
+        let col = |n: &str| removed.column(n).unwrap().values.clone();
+        // Instance 0 (rows 5..15) has row 5 outside: 90 %; instance 1 (rows 5..8): 6/9.
+        assert_eq!(col("input_instance"), Column::I64(vec![0, 1]));
+        assert_eq!(
+            col("rule"),
+            Column::Text(vec!["min_inside_field".into(), "min_inside_field".into()])
+        );
+        assert_eq!(
+            col("reason"),
+            Column::Text(vec![
+                "inside_field 0.9 < min_inside_field 0.95".into(),
+                "inside_field 0.666667 < min_inside_field 0.95".into()
+            ])
+        );
+        let props = Table::read(&f.group("props").unwrap()).unwrap();
+        assert_eq!(
+            props.column("inside_field").unwrap().values,
+            Column::F64(vec![1.0, 1.0])
+        );
+
+        // The rule makes both field inputs required when the pipeline is checked.
+        let typed: FilterParams = serde_json::from_value(params.clone()).unwrap();
+        let ports = TypedStage::ports(&FilterMorphology, &typed);
+        for name in ["transform", "ions"] {
+            let port = ports.inputs.iter().find(|p| p.name == name).unwrap();
+            assert!(!port.optional, "{name}");
+        }
+        let e = run_with_field(dir.path(), &input, params.clone(), &["transform"]).unwrap_err();
+        assert!(
+            e.contains("'transform' input is wired but 'ions' is not"),
+            "{e}"
+        );
+        let e = run_with_field(dir.path(), &input, params, &[]).unwrap_err();
+        assert!(
+            e.contains("rules[0].min_inside_field needs the NanoSIMS field"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_transform_made_for_other_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = setup(dir.path());
+        add_field(&input, 600.0); // 50 nm NanoSIMS pixels, the transform says 40
+        let params = json!({"rules": [{"min_inside_field": 1.0}]});
+        let e = run_with_field(dir.path(), &input, params, &["transform", "ions"]).unwrap_err();
+        assert!(
+            e.contains("the transform maps to 40 nm pixels but the ion stack has 50 nm pixels"),
+            "{e}"
+        );
     }
 
     #[test]
