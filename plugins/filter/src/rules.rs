@@ -603,6 +603,14 @@ fn disk_spans(radius: usize) -> Vec<(isize, isize)> {
         .collect()
 }
 
+/// skimage.morphology.binary_erosion of the instance's mask on the (height, width) image with
+/// disk(radius) (the image outside counts as foreground, as scikit-image's border handling).
+pub fn erosion(mask: &Mask, radius: usize, dims: (usize, usize)) -> Mask {
+    let mut c = Canvas::around(mask, 0, dims);
+    c.erode(&disk_spans(radius), dims);
+    c.into_mask()
+}
+
 /// skimage.morphology.binary_opening of the instance's mask on the (height, width) image with
 /// disk(radius).
 pub fn opening(mask: &Mask, radius: usize, dims: (usize, usize)) -> Mask {

@@ -74,7 +74,8 @@ pub enum Limits {
 }
 
 impl Limits {
-    fn resolve(
+    /// The (min, max) these limits give for `values` (`name` names them in errors).
+    pub fn resolve(
         &self,
         name: &'static str,
         values: impl IntoIterator<Item = f64>,
