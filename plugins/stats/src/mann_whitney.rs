@@ -3,8 +3,6 @@
 //! distribution of U when either sample has at most 8 values and there are no ties, otherwise the
 //! normal approximation with tie and continuity correction.
 
-use statrs::distribution::{ContinuousCDF, Normal};
-
 use crate::summary::np_sum;
 
 /// How the p-value was computed.
@@ -91,14 +89,16 @@ fn asymptotic_sf(u: f64, n1: f64, n2: f64, ties: &[f64]) -> f64 {
     standard_normal_cdf(-z)
 }
 
-/// Φ(x), the standard normal CDF (±∞ give 0 and 1; NaN gives NaN).
+/// Φ(x), the standard normal CDF, computed as scipy's `ndtr` (cephes): ½ + ½·erf(x/√2) near 0,
+/// else from ½·erfc(|x|/√2), with libm's erf/erfc (accurate to about 1 ulp).
 pub fn standard_normal_cdf(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    match Normal::new(0.0, 1.0) {
-        Ok(d) => d.cdf(x),
-        Err(_) => f64::NAN,
+    let s = x * std::f64::consts::FRAC_1_SQRT_2;
+    let z = s.abs();
+    if z < std::f64::consts::FRAC_1_SQRT_2 {
+        0.5 + 0.5 * libm::erf(s)
+    } else {
+        let y = 0.5 * libm::erfc(z);
+        if s > 0.0 { 1.0 - y } else { y }
     }
 }
 

@@ -364,3 +364,262 @@ fn tests_table(r: &Comparison, units: Option<&str>) -> Result<Table, StageError>
         flag("significant_welch_bh", |t| t.significant_welch_bh),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corrflow_stage::{InputBinding, SampleInfo, Stage, h5};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// A table over all samples: mito ctrl 1, 2, 3 / drug 4, 6, 8; er ctrl 1.0 only / drug 2, 3.
+    fn rois() -> Table {
+        let rows: [(&str, &str, f64); 9] = [
+            ("mito", "ctrl", 1.0),
+            ("mito", "ctrl", 2.0),
+            ("er", "ctrl", 1.0),
+            ("mito", "ctrl", 3.0),
+            ("mito", "drug", 4.0),
+            ("mito", "drug", 6.0),
+            ("er", "drug", 2.0),
+            ("mito", "drug", 8.0),
+            ("er", "drug", 3.0),
+        ];
+        Table::new(vec![
+            TableColumn::new(
+                "class",
+                Column::Text(rows.iter().map(|r| r.0.to_string()).collect()),
+            ),
+            TableColumn::new(
+                "condition",
+                Column::Text(rows.iter().map(|r| r.1.to_string()).collect()),
+            ),
+            TableColumn::new("ratio", Column::F64(rows.iter().map(|r| r.2).collect()))
+                .with_units("1"),
+        ])
+        .unwrap()
+    }
+
+    fn write_input(path: &Path, groups: &[(&str, &Table)]) {
+        let f = h5::create_file(path).unwrap();
+        for (name, t) in groups {
+            t.write(&f.create_group(name).unwrap()).unwrap();
+        }
+        f.close().unwrap();
+    }
+
+    fn entry(file: &Path, group: &str) -> InputBinding {
+        InputBinding::Entry {
+            file: file.to_path_buf(),
+            group: group.into(),
+        }
+    }
+
+    fn text(t: &Table, name: &str) -> Vec<String> {
+        match &t.column(name).unwrap().values {
+            Column::Text(v) => v.clone(),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    fn num(t: &Table, name: &str) -> Vec<f64> {
+        match &t.column(name).unwrap().values {
+            Column::F64(v) => v.clone(),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compares_and_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.h5");
+        write_input(&input, &[("table", &rois())]);
+        let inputs = BTreeMap::from([("rois".to_string(), entry(&input, "table"))]);
+        let out = dir.path().join("out.h5");
+        let warnings =
+            corrflow_stage::run_once(&StatsCompare, &json!({}), "stats", "_all", &inputs, &out)
+                .unwrap();
+        assert_eq!(
+            warnings,
+            ["class 'er', condition 'ctrl': 1 value(s), fewer than 2: its tests are NaN"]
+        );
+        let f = h5::open_file(&out).unwrap();
+        let summary = Table::read(&f.group("summary").unwrap()).unwrap();
+        assert_eq!(text(&summary, "group"), ["mito", "mito", "er", "er"]);
+        assert_eq!(
+            text(&summary, "condition"),
+            ["ctrl", "drug", "ctrl", "drug"]
+        );
+        assert_eq!(
+            summary.column("n").unwrap().values,
+            Column::I64(vec![3, 3, 1, 2])
+        );
+        assert_eq!(num(&summary, "median"), [2.0, 6.0, 1.0, 2.5]);
+        assert_eq!(num(&summary, "q25"), [1.5, 5.0, 1.0, 2.25]);
+        assert_eq!(
+            summary.column("median").unwrap().units.as_deref(),
+            Some("1")
+        );
+        let sd = num(&summary, "sd");
+        assert_eq!(sd[..2], [1.0, 2.0]);
+        assert!(sd[2].is_nan());
+
+        let tests = Table::read(&f.group("tests").unwrap()).unwrap();
+        assert_eq!(text(&tests, "group"), ["mito", "er"]);
+        assert_eq!(text(&tests, "condition_a"), ["ctrl", "ctrl"]);
+        assert_eq!(text(&tests, "condition_b"), ["drug", "drug"]);
+        // mito: complete separation, exact p = 2/C(6,3) = 0.1; one valid test, so the adjusted
+        // p-values equal it; er: NaN.
+        let p = num(&tests, "p_mannwhitney");
+        assert!((p[0] - 0.1).abs() < 1e-15 && p[1].is_nan());
+        assert_eq!(num(&tests, "p_mannwhitney_holm")[0], p[0]);
+        assert_eq!(num(&tests, "median_ratio")[0], 3.0);
+        assert_eq!(num(&tests, "rank_biserial")[0], 1.0);
+        assert_eq!(num(&tests, "u")[0], 0.0);
+        assert_eq!(text(&tests, "significant_mannwhitney_holm"), ["false", ""]);
+
+        let results = dir.path().join("results");
+        std::fs::create_dir_all(&results).unwrap();
+        let ectx = ExportContext {
+            node: "stats",
+            sample: None,
+            entry: &f,
+            dir: &results,
+        };
+        let files = Stage::export(&StatsCompare, &json!({}), &ectx).unwrap();
+        assert_eq!(
+            files,
+            [results.join("stats.csv"), results.join("stats.summary.csv")]
+        );
+        let csv = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            csv.starts_with(
+                "group,condition_a,condition_b,n_a,n_b,median_a,median_b,median_ratio,u,\
+                 p_mannwhitney,p_mannwhitney_holm,p_mannwhitney_bh,rank_biserial,n_log_a,\
+                 n_log_b,t_welch_log,df_welch,p_welch,p_welch_holm,p_welch_bh,hedges_g_log,\
+                 significant_mannwhitney_holm,significant_mannwhitney_bh,\
+                 significant_welch_holm,significant_welch_bh\nmito,ctrl,drug,3,3,2.0,6.0,3.0,\
+                 0.0,0.1"
+            ),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\ner,ctrl,drug,1,2,1.0,2.5,,,,,,,1,2,"),
+            "{csv}"
+        );
+        let summary_csv = std::fs::read_to_string(&files[1]).unwrap();
+        assert!(
+            summary_csv.starts_with("group,condition,n,median,q25,q75,iqr,mean,sd\n"),
+            "{summary_csv}"
+        );
+    }
+
+    #[test]
+    fn per_sample_tables_take_the_condition_from_the_samples_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_sample = |ratios: &[f64]| {
+            Table::new(vec![
+                TableColumn::new("class", Column::I64(vec![1; ratios.len()])),
+                TableColumn::new("ratio", Column::F64(ratios.to_vec())),
+            ])
+            .unwrap()
+        };
+        let (t1, t2) = (per_sample(&[1.0, 2.0, 3.0]), per_sample(&[4.0, 5.0]));
+        let input = dir.path().join("in.h5");
+        write_input(&input, &[("a", &t1), ("b", &t2)]);
+        let sample = |id: &str, condition: &str| SampleInfo {
+            id: id.into(),
+            columns: BTreeMap::from([("treatment".to_string(), condition.to_string())]),
+        };
+        let samples = [sample("s1", "wt"), sample("s2", "ko")];
+        let inputs = BTreeMap::from([(
+            "rois".to_string(),
+            InputBinding::PerSample(vec![
+                ("s1".into(), entry(&input, "a")),
+                ("s2".into(), entry(&input, "b")),
+            ]),
+        )]);
+        let out = dir.path().join("out.h5");
+        let params =
+            Stage::canonical_params(&StatsCompare, &json!({"between": "treatment"})).unwrap();
+        let mut ctx = RunContext::new("stats", None, &samples, &inputs, &out, 1);
+        Stage::run(&StatsCompare, &params, &mut ctx).unwrap();
+        ctx.close_output().unwrap();
+        assert!(ctx.take_warnings().is_empty());
+        let f = h5::open_file(&out).unwrap();
+        let tests = Table::read(&f.group("tests").unwrap()).unwrap();
+        assert_eq!(text(&tests, "group"), ["1"]);
+        assert_eq!(text(&tests, "condition_a"), ["wt"]);
+        assert_eq!(text(&tests, "condition_b"), ["ko"]);
+        assert_eq!(num(&tests, "median_ratio"), [2.25]);
+    }
+
+    #[test]
+    fn missing_columns_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.h5");
+        write_input(&input, &[("table", &rois())]);
+        let inputs = BTreeMap::from([("rois".to_string(), entry(&input, "table"))]);
+        let out = dir.path().join("out.h5");
+        let e = corrflow_stage::run_once(
+            &StatsCompare,
+            &json!({"value": "delta"}),
+            "stats",
+            "_all",
+            &inputs,
+            &out,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "sample '_all': the table has no value column 'delta' (params.value); its columns \
+             are [class, condition, ratio]"
+        );
+        let e = corrflow_stage::run_once(
+            &StatsCompare,
+            &json!({"group_by": "ratio"}),
+            "stats",
+            "_all",
+            &inputs,
+            &out,
+        )
+        .unwrap_err();
+        assert!(e.contains("column 'ratio' holds floats"), "{e}");
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let stage = StatsCompare;
+        let err = |v: serde_json::Value| Stage::canonical_params(&stage, &v).unwrap_err();
+        assert!(
+            err(json!({"values": "x"}))
+                .message
+                .contains("unknown field")
+        );
+        assert_eq!(err(json!({"alpha": 1.5})).path, "alpha");
+        assert_eq!(
+            err(json!({"conditions": ["a", "b", "a"]})).path,
+            "conditions[2]"
+        );
+        assert_eq!(err(json!({"conditions": []})).path, "conditions");
+        assert_eq!(err(json!({"value": ""})).path, "value");
+        let canon = Stage::canonical_params(&stage, &json!({})).unwrap();
+        assert_eq!(
+            canon,
+            json!({"value": "ratio", "group_by": "class", "between": "condition",
+                   "conditions": null, "alpha": 0.05})
+        );
+        assert_eq!(Stage::scope(&stage), Scope::Aggregate);
+        let ports = Stage::ports(&stage, &canon).unwrap();
+        assert_eq!(ports.inputs[0].name, "rois");
+        assert_eq!(ports.outputs.len(), 2);
+    }
+
+    #[test]
+    fn plugin_registers_the_stage() {
+        let mut registry = corrflow_stage::Registry::default();
+        corrflow_stage::Plugin::build(&crate::StatsPlugin, &mut registry);
+        assert!(registry.get("stats.compare").is_some());
+    }
+}
