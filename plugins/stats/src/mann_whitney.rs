@@ -64,7 +64,8 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
     // The two-sided p-value doubles the upper tail of the larger of U₁ and U₂.
     let u = u1.max(u2);
     let has_ties = ties.iter().any(|&t| t > 1);
-    let exact = !(n1 > 8 && n2 > 8) && !has_ties;
+    // scipy's "auto": exact when either sample has at most 8 values and nothing is tied.
+    let exact = (n1 <= 8 || n2 <= 8) && !has_ties;
     let (p, method) = if exact {
         (exact_sf(u, n1, n2), Method::Exact)
     } else {
