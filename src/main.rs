@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         .add_plugin(corrflow_evaluate::EvaluatePlugin)
         .add_plugin(corrflow_filter::FilterPlugin)
         .add_plugin(corrflow_register::RegisterPlugin)
+        .add_plugin(corrflow_quantify::QuantifyPlugin)
+        .add_plugin(corrflow_tables::TablesPlugin)
+        .add_plugin(corrflow_stats::StatsPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

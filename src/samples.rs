@@ -85,8 +85,18 @@ pub fn load(p: &Pipeline) -> Result<Samples, Diagnostics> {
         SamplesDef::Table {
             path,
             id_column,
+            make,
             loc,
-        } => load_table(path, id_column, loc),
+        } => load_table(path, id_column, loc).map_err(|d| match make {
+            Some((cmd, _)) if !path.exists() => Diagnostics::from(
+                Diag::at(
+                    loc,
+                    format!("samples table {} does not exist yet", path.display()),
+                )
+                .help(format!("`corrflow run` makes it with: {}", cmd.join(" "))),
+            ),
+            _ => d,
+        }),
         SamplesDef::Glob {
             pattern,
             base,
@@ -94,6 +104,58 @@ pub fn load(p: &Pipeline) -> Result<Samples, Diagnostics> {
             loc,
         } => load_glob(pattern, base, column, loc),
     }
+}
+
+/// Run the pipeline's `samples.make` command when its samples table does not exist. Returns
+/// whether it ran. The command runs without a shell in the pipeline's folder, with its output
+/// shown; it must exit successfully and leave the table in place.
+pub fn make_if_absent(p: &Pipeline) -> Result<bool, Diagnostics> {
+    let SamplesDef::Table {
+        path,
+        make: Some((cmd, dir)),
+        loc,
+        ..
+    } = &p.samples
+    else {
+        return Ok(false);
+    };
+    if path.exists() {
+        return Ok(false);
+    }
+    let shown = cmd.join(" ");
+    eprintln!(
+        "samples table {} is absent: making it with `{shown}`",
+        path.display()
+    );
+    let program = match cmd[0].as_str() {
+        "corrflow" => std::env::current_exe()
+            .map_err(|e| Diag::at(loc, format!("samples.make: cannot find this corrflow: {e}")))?,
+        other => PathBuf::from(other),
+    };
+    let status = std::process::Command::new(&program)
+        .args(&cmd[1..])
+        // The folder of a pipeline named without one ("p.yaml") is "": this folder.
+        .current_dir(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir.as_path()
+        })
+        .status()
+        .map_err(|e| Diag::at(loc, format!("samples.make: cannot run `{shown}`: {e}")))?;
+    if !status.success() {
+        return Err(Diag::at(loc, format!("samples.make: `{shown}` failed ({status})")).into());
+    }
+    if !path.exists() {
+        return Err(Diag::at(
+            loc,
+            format!(
+                "samples.make: `{shown}` succeeded but did not create {}",
+                path.display()
+            ),
+        )
+        .into());
+    }
+    Ok(true)
 }
 
 fn dir_of(file: &Path) -> PathBuf {

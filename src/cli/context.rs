@@ -19,7 +19,20 @@ pub struct Loaded {
 
 /// Load and validate everything; every problem is reported with its location.
 pub fn load(registry: &Registry, args: &PipelineArgs) -> Result<Loaded, CliError> {
+    load_with(registry, args, false)
+}
+
+/// [`load`]; with `make_samples`, first run the pipeline's `samples.make` command when its
+/// samples table is absent (`corrflow run` does).
+pub fn load_with(
+    registry: &Registry,
+    args: &PipelineArgs,
+    make_samples: bool,
+) -> Result<Loaded, CliError> {
     let pipeline = spec::load(&args.pipeline, &args.sets)?;
+    if make_samples {
+        samples::make_if_absent(&pipeline)?;
+    }
     let samples = samples::load(&pipeline)?;
     let graph = graph::build(&pipeline, registry, &samples)?;
     let store = Store::new(&pipeline.cache_dir);

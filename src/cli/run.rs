@@ -3,7 +3,7 @@
 use clap::Args;
 use corrflow_stage::Registry;
 
-use super::context::{load, node_index};
+use super::context::{load_with, node_index};
 use super::{CliError, PipelineArgs};
 use crate::exec::{self, RunOptions, State};
 
@@ -39,7 +39,7 @@ pub struct RunArgs {
 }
 
 pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
-    let l = load(registry, &a.p)?;
+    let l = load_with(registry, &a.p, !a.dry_run)?;
     let mut force = Vec::new();
     for f in &a.force {
         force.push(node_index(&l, f)?);

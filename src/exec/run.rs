@@ -16,7 +16,7 @@ use super::plan::Plan;
 use super::progress::{Outcome, Progress};
 use crate::cache::store::unix_now;
 use crate::cache::{InputId, Manifest, Store};
-use crate::graph::Graph;
+use crate::graph::{Graph, Wire};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -314,6 +314,63 @@ fn check_or_repair(sh: &Shared<'_>, t: usize, m: Manifest) -> Result<Manifest, S
     Ok(fresh)
 }
 
+/// The nodes upstream of task `t` (transitively), in dependency order, and its own node last.
+fn lineage(sh: &Shared<'_>, t: usize) -> corrflow_stage::Lineage {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![t];
+    while let Some(x) = stack.pop() {
+        if seen.insert(x) {
+            stack.extend(sh.plan.tasks[x].deps.iter().copied());
+        }
+    }
+    let nodes =
+        sh.g.order
+            .iter()
+            .copied()
+            .filter_map(|ni| {
+                let tasks: Vec<(String, String)> = seen
+                    .iter()
+                    .map(|&x| &sh.plan.tasks[x])
+                    .filter(|task| task.node == ni)
+                    .map(|task| (task.sample_id.clone(), task.key.clone()))
+                    .collect();
+                if tasks.is_empty() {
+                    return None;
+                }
+                let mut tasks = tasks;
+                tasks.sort();
+                let n = &sh.g.nodes[ni];
+                let inputs = n
+                    .wires
+                    .iter()
+                    .map(|(port, w)| {
+                        let source = match w {
+                            Wire::Node { node, port: out } => {
+                                format!("{}.{out}", sh.g.nodes[*node].id())
+                            }
+                            Wire::Column { column, .. } => format!("sample.{column}"),
+                            Wire::File { written, .. } => format!("file:{written}"),
+                        };
+                        (port.clone(), source)
+                    })
+                    .collect();
+                Some(corrflow_stage::LineageNode {
+                    id: n.id().to_string(),
+                    stage: n.stage.id().to_string(),
+                    stage_version: n.stage.version().to_string(),
+                    scope: n.scope(),
+                    params: n.params.clone(),
+                    inputs,
+                    tasks,
+                })
+            })
+            .collect();
+    corrflow_stage::Lineage {
+        pipeline: sh.pipeline.to_string(),
+        nodes,
+    }
+}
+
 /// Bindings for a task's inputs, from the plan's recipe.
 fn bindings(sh: &Shared<'_>, t: usize) -> Result<BTreeMap<String, InputBinding>, String> {
     let task = &sh.plan.tasks[t];
@@ -366,6 +423,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     let pending = sh.store.begin(&task.key).map_err(|e| e.to_string())?;
     let start = Instant::now();
     let sample = task.sample.map(|s| &sh.plan.infos[s]);
+    let lineage = (node.scope() == corrflow_stage::Scope::Aggregate).then(|| lineage(sh, t));
     let result = (|| -> Result<Vec<String>, String> {
         let mut ctx = RunContext::new(
             node.id(),
@@ -376,6 +434,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
             sh.threads_per_task,
         );
         ctx.workdir = sh.opts.workdir.clone();
+        ctx.lineage = lineage.as_ref();
         let r =
             std::panic::catch_unwind(AssertUnwindSafe(|| node.stage.run(&node.params, &mut ctx)));
         let warnings = ctx.take_warnings();

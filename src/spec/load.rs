@@ -28,6 +28,8 @@ pub enum SamplesDef {
     Table {
         path: PathBuf,
         id_column: String,
+        /// The command that makes the table when it is absent, and the folder it runs in.
+        make: Option<(Vec<String>, PathBuf)>,
         loc: Loc,
     },
     Glob {
@@ -201,11 +203,29 @@ fn load_file_from(
     if let Some(s) = &file.samples {
         let loc = here("samples");
         p.samples = match (&s.table, &s.glob) {
-            (Some(t), None) => SamplesDef::Table {
-                path: dir.join(t),
-                id_column: s.id_column.clone(),
-                loc,
-            },
+            (Some(t), None) => {
+                let make = match &s.make {
+                    Some(cmd) if cmd.is_empty() || cmd[0].trim().is_empty() => {
+                        diags.push(Diag::at(
+                            &here("samples"),
+                            "samples.make: give the program and its arguments, e.g. [corrflow, synth, --out, data]",
+                        ));
+                        None
+                    }
+                    Some(cmd) => Some((cmd.clone(), dir.clone())),
+                    None => None,
+                };
+                SamplesDef::Table {
+                    path: dir.join(t),
+                    id_column: s.id_column.clone(),
+                    make,
+                    loc,
+                }
+            }
+            (None, Some(_)) if s.make.is_some() => {
+                diags.push(Diag::at(&loc, "samples.make goes with `table`, not `glob`"));
+                SamplesDef::None
+            }
             (None, Some(g)) => SamplesDef::Glob {
                 pattern: g.clone(),
                 base: dir.clone(),

@@ -64,6 +64,12 @@ pub struct SamplesSpec {
     /// For `glob`: the column name under which each matched path is offered (default `file`).
     #[serde(default = "default_glob_column")]
     pub column: String,
+    /// For `table`: a command that creates the table (and its files) when it does not exist, run
+    /// by `corrflow run` before anything else: program and arguments, without a shell, in this
+    /// pipeline file's folder. `corrflow` as the program is this corrflow. E.g.
+    /// `[corrflow, synth, --out, data, --samples, "20"]` for a synthetic study.
+    #[serde(default)]
+    pub make: Option<Vec<String>>,
 }
 
 fn default_id_column() -> String {

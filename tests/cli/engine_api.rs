@@ -109,6 +109,32 @@ impl TypedStage for Total {
             seen.push(format!("{sample}:{}", info.columns["condition"]));
         }
         let g = ctx.output_group("total")?;
+        // What the engine says this task is computed from: node@version[tasks] ← inputs.
+        let lineage = ctx
+            .lineage
+            .expect("the engine gives aggregate tasks their lineage");
+        let described: Vec<String> = lineage
+            .nodes
+            .iter()
+            .map(|n| {
+                let inputs: Vec<String> =
+                    n.inputs.iter().map(|(p, s)| format!("{p}={s}")).collect();
+                let samples: Vec<&str> = n.tasks.iter().map(|(s, _)| s.as_str()).collect();
+                format!(
+                    "{}:{}@{}{:?}<-{}",
+                    n.id,
+                    n.stage,
+                    n.stage_version,
+                    samples,
+                    inputs.join(",")
+                )
+            })
+            .collect();
+        h5::set_str(
+            &g,
+            "lineage",
+            &format!("{}|{}", lineage.pipeline, described.join(";")),
+        )?;
         h5::set_i64(&g, "value", total)?;
         h5::set_str(&g, "seen", &seen.join(","))
     }
@@ -177,6 +203,11 @@ fn version_bump_aggregate_and_swap() {
     let v1 = registry("1");
     assert_eq!(run_with(&v1, &pipe).ran, 3);
     assert_eq!(read_total(&exp), (8, "a:npc,b:neuron".to_string()));
+    let f = h5::open_file(&exp.entry_of("api", "total", "_all")).unwrap();
+    assert_eq!(
+        h5::get_str(&f.group("total").unwrap(), "lineage").unwrap(),
+        "api|len:test.len@1[\"a\", \"b\"]<-file=sample.em;total:test.total@1[\"_all\"]<-len=len.len"
+    );
     assert_eq!(run_with(&v1, &pipe).ran, 0);
 
     // A stage version bump reruns that stage; the aggregate follows its upstream.

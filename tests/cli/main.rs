@@ -9,6 +9,7 @@ mod kill;
 mod nanosims;
 mod register;
 mod rerun;
+mod samples_make;
 mod segment;
 mod subcommands;
 mod synth;

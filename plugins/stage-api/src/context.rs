@@ -43,6 +43,8 @@ pub struct RunContext<'a> {
     pub threads: usize,
     /// The folder of the pipeline file (working directory for external programs).
     pub workdir: PathBuf,
+    /// For aggregate tasks run by the engine: the nodes upstream of this one.
+    pub lineage: Option<&'a crate::Lineage>,
     warnings: Vec<String>,
 }
 
@@ -64,6 +66,7 @@ impl<'a> RunContext<'a> {
             output: std::cell::OnceCell::new(),
             threads,
             workdir: PathBuf::from("."),
+            lineage: None,
             warnings: Vec::new(),
         }
     }

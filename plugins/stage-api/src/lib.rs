@@ -10,6 +10,7 @@
 pub mod context;
 pub mod error;
 pub mod h5;
+pub mod lineage;
 pub mod port;
 pub mod registry;
 pub mod run_once;
@@ -17,6 +18,7 @@ pub mod stage;
 
 pub use context::{ExportContext, InputBinding, RunContext, SampleInfo};
 pub use error::{ParamError, StageError};
+pub use lineage::{Lineage, LineageNode};
 pub use port::{PortSpec, Ports, Scope, port_types};
 pub use registry::{Command, Inspector, Plugin, Registry};
 pub use run_once::run_once;
