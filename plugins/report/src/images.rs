@@ -1,0 +1,90 @@
+//! Figures as PNG bytes and `data:` URIs for the page.
+
+use base64::Engine;
+use corrflow_stage::StageError;
+use corrflow_stage::hdf5::Group;
+use image::RgbImage;
+use ndarray::Array3;
+
+/// An RGB image from a (height, width, 3) u8 array.
+pub fn rgb_from_array(a: &Array3<u8>) -> Result<RgbImage, StageError> {
+    let (h, w, c) = a.dim();
+    if c != 3 {
+        return Err(StageError::input(format!(
+            "expected an RGB image (height, width, 3), got shape {:?}",
+            a.shape()
+        )));
+    }
+    let raw: Vec<u8> = a.as_standard_layout().iter().copied().collect();
+    let (w32, h32) = (
+        u32::try_from(w).map_err(|_| StageError::input("image too wide"))?,
+        u32::try_from(h).map_err(|_| StageError::input("image too tall"))?,
+    );
+    RgbImage::from_raw(w32, h32, raw)
+        .ok_or_else(|| StageError::input(format!("an RGB image of {h} × {w} px is inconsistent")))
+}
+
+/// Read an RGB dataset (height, width, 3) of a group, `None` when the group lacks it.
+pub fn read_rgb(g: &Group, name: &str) -> Result<Option<RgbImage>, StageError> {
+    if !g.link_exists(name) {
+        return Ok(None);
+    }
+    let a: Array3<u8> = g.dataset(name)?.read()?;
+    rgb_from_array(&a).map(Some)
+}
+
+/// The image reduced (area-averaging triangle filter) to at most `max_width` px wide.
+pub fn fit_width(img: RgbImage, max_width: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    if w <= max_width || w == 0 {
+        return img;
+    }
+    let nh = ((u64::from(h) * u64::from(max_width)) / u64::from(w)).max(1) as u32;
+    image::imageops::resize(&img, max_width, nh, image::imageops::FilterType::Triangle)
+}
+
+/// PNG bytes of an RGB image.
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, StageError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| StageError::other(format!("PNG encoding: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// `data:image/png;base64,…` of PNG bytes.
+pub fn png_data_uri(png: &[u8]) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}
+
+/// An `<img>` element of an RGB image (reduced to `max_width`), with escaped alt text.
+pub fn img_tag(img: RgbImage, max_width: u32, alt: &str) -> Result<String, StageError> {
+    let img = fit_width(img, max_width);
+    let (w, h) = img.dimensions();
+    let png = png_bytes(&img)?;
+    Ok(format!(
+        "<img src=\"{}\" width=\"{w}\" height=\"{h}\" alt=\"{}\">",
+        png_data_uri(&png),
+        crate::html::escape(alt)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduces_and_encodes() {
+        let img = RgbImage::from_pixel(1600, 400, image::Rgb([10, 20, 30]));
+        let small = fit_width(img, 800);
+        assert_eq!(small.dimensions(), (800, 200));
+        let tag = img_tag(small, 800, "a \"b\"").unwrap();
+        assert!(tag.starts_with("<img src=\"data:image/png;base64,iVBORw0KGgo"));
+        assert!(tag.contains("alt=\"a &quot;b&quot;\""));
+        let a = Array3::<u8>::zeros((2, 3, 3));
+        assert_eq!(rgb_from_array(&a).unwrap().dimensions(), (3, 2));
+        assert!(rgb_from_array(&Array3::<u8>::zeros((2, 3, 4))).is_err());
+    }
+}

@@ -1,0 +1,2 @@
+//! stage
+pub struct ReportHtml;
