@@ -143,7 +143,14 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                     ));
                     continue;
                 }
-                let base = p.file.parent().unwrap_or(Path::new("."));
+                // Relative to the file that says it (an included pipeline's own folder); the
+                // top-level file for values that come from elsewhere (`--set`).
+                let declared = Path::new(&inp.value_loc.source.name);
+                let base = if declared.is_file() {
+                    declared.parent().unwrap_or(Path::new("."))
+                } else {
+                    p.file.parent().unwrap_or(Path::new("."))
+                };
                 let path = base.join(rel.trim());
                 if !path.is_file() {
                     diags.push(
@@ -151,7 +158,7 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
                             &inp.value_loc,
                             format!("file {} does not exist", path.display()),
                         )
-                        .help("`file:PATH` is relative to the pipeline file"),
+                        .help("`file:PATH` is relative to the pipeline file that names it"),
                     );
                     continue;
                 }

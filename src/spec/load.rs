@@ -288,10 +288,11 @@ fn load_file_from(
         match p.nodes.iter_mut().find(|n| n.id == spec.id) {
             Some(existing) => {
                 // Override a node of an included pipeline. Another stage starts from empty params
-                // (the base's params belong to the base's stage).
+                // and inputs (the base's belong to the base's stage).
                 if spec.stage.as_ref().is_some_and(|s| *s != existing.stage) {
                     existing.params = Value::Object(Default::default());
                     existing.params_nodes.clear();
+                    existing.inputs.clear();
                 }
                 if let Some(stage) = &spec.stage {
                     existing.stage = stage.clone();

@@ -210,7 +210,23 @@ fn example_pipelines_validate() {
         "--print-config",
     ])
     .ok();
-    for f in ["em-preprocess.yaml", "correlative.yaml"] {
+    // The turnover study, made as its `samples.make` would but small (4 cells, 2 per state).
+    exp.run(&[
+        "synth",
+        "--out",
+        "pipelines/results/study",
+        "--samples",
+        "4",
+        "--config",
+        "pipelines/tiny.yaml",
+    ])
+    .ok();
+    for f in [
+        "em-preprocess.yaml",
+        "correlative.yaml",
+        "turnover.yaml",
+        "manual-masks.yaml",
+    ] {
         let r = exp.run(&["validate", &format!("pipelines/{f}")]);
         assert!(r.ok().stdout.contains("valid"), "{f}: {}", r.stdout);
     }
@@ -224,4 +240,30 @@ fn example_pipelines_validate() {
             .counts(),
         (10, 0)
     );
+    // The paper's pipeline and its hand-made variant, end to end.
+    exp.run(&["run", "pipelines/turnover.yaml"]).ok();
+    for f in ["rois.csv", "rois.parquet", "stats.csv", "stats.summary.csv"] {
+        assert!(exp.path(&format!("pipelines/results/{f}")).is_file(), "{f}");
+    }
+    let r = exp.run(&["run", "pipelines/manual-masks.yaml"]);
+    r.ok();
+    // The NanoSIMS reading and the EM reading are shared with turnover.yaml: cached.
+    assert!(
+        r.stderr.contains("ions: 4/4: 0 ran, 4 cached"),
+        "{}",
+        r.stderr
+    );
+    let rois = std::fs::read_to_string(exp.path("pipelines/results-manual/rois.csv")).unwrap();
+    let header = rois.lines().next().unwrap();
+    for col in [
+        "sample",
+        "condition",
+        "class",
+        "ratio",
+        "ratio_sigma",
+        "counts_12C14N",
+    ] {
+        assert!(header.split(',').any(|c| c == col), "{col}: {header}");
+    }
+    assert!(rois.lines().count() > 10, "{rois}");
 }

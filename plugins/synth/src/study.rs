@@ -80,6 +80,61 @@ pub struct SampleReport {
     pub seconds: f64,
 }
 
+/// Landmark pairs as a user would click them (`register.landmarks` reads the file): the centroids
+/// of up to 8 organelles spread over the NanoSIMS field — the largest wholly visible one in each
+/// cell of a 3 × 3 grid over the field — in EM pixels, and their images under the true transform
+/// with a click error (Gaussian, σ = 0.3 NanoSIMS px per axis) in NanoSIMS pixels.
+fn landmarks_csv(
+    organelles: &[crate::Organelle],
+    em_to_ns: &[[f64; 3]; 3],
+    ns_size: usize,
+    seed: u64,
+) -> String {
+    use rand::Rng;
+    let map = |x: f64, y: f64| {
+        let m = em_to_ns;
+        let w = m[2][0] * x + m[2][1] * y + m[2][2];
+        (
+            (m[0][0] * x + m[0][1] * y + m[0][2]) / w,
+            (m[1][0] * x + m[1][1] * y + m[1][2]) / w,
+        )
+    };
+    let n = ns_size as f64;
+    let mut best: [Option<(u64, f64, f64, u32)>; 9] = [None; 9];
+    for o in organelles.iter().filter(|o| !o.touches_border) {
+        let (u, v) = map(o.centroid[0], o.centroid[1]);
+        if !(u >= 0.0 && v >= 0.0 && u < n && v < n) {
+            continue;
+        }
+        let cell = ((v / n * 3.0) as usize).min(2) * 3 + ((u / n * 3.0) as usize).min(2);
+        if best[cell].is_none_or(|b| o.area_px > b.0) {
+            best[cell] = Some((o.area_px, o.centroid[0], o.centroid[1], o.id));
+        }
+    }
+    let mut picked: Vec<_> = best.into_iter().flatten().collect();
+    picked.sort_by_key(|p| std::cmp::Reverse(p.0));
+    picked.truncate(8);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1A4D);
+    let mut normal = || {
+        let u1: f64 = rng.random::<f64>().max(1e-300);
+        let u2: f64 = rng.random();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    };
+    let mut csv = String::from(
+        "# organelle centroids clicked in the EM image and in the NanoSIMS image (x = column, y = row)\n\
+         name,em_x,em_y,nanosims_x,nanosims_y\n",
+    );
+    for (_, x, y, id) in picked {
+        let (u, v) = map(x, y);
+        csv += &format!(
+            "organelle {id},{x:.3},{y:.3},{:.3},{:.3}\n",
+            u + 0.3 * normal(),
+            v + 0.3 * normal()
+        );
+    }
+    csv
+}
+
 /// Seed of sample `k` of a study with seed `seed` (independent streams per sample).
 fn sample_seed(seed: u64, k: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
@@ -102,10 +157,11 @@ pub fn generate(
         .into_par_iter()
         .map(|k| one(out, &format!("s{:0width$}", k + 1), k, seed, cfg))
         .collect::<Result<_, _>>()?;
-    let mut csv = String::from("id,em,nanosims,condition,labels,classes\n");
+    let mut csv = String::from("id,em,nanosims,condition,labels,classes,landmarks\n");
     for r in &reports {
         csv += &format!(
-            "{0},em/{0}.tif,nanosims/{0}.im,{1},truth/{0}_labels.tif,truth/{0}_classes.csv\n",
+            "{0},em/{0}.tif,nanosims/{0}.im,{1},truth/{0}_labels.tif,truth/{0}_classes.csv,\
+             truth/{0}_landmarks.csv\n",
             r.id, r.condition
         );
     }
@@ -215,6 +271,16 @@ fn one(
     write_file(
         &out.join("truth").join(format!("{id}_classes.csv")),
         classes.as_bytes(),
+    )?;
+    let landmarks = landmarks_csv(
+        &em.organelles,
+        &ions.em_to_nanosims,
+        cfg.nanosims.size_px,
+        s,
+    );
+    write_file(
+        &out.join("truth").join(format!("{id}_landmarks.csv")),
+        landmarks.as_bytes(),
     )?;
     Ok(SampleReport {
         id: id.to_string(),

@@ -24,11 +24,36 @@ fn counts_inside_each_organelle_recover_its_true_ratio() {
     let csv = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
     assert!(
         csv.starts_with(
-            "id,em,nanosims,condition,labels,classes\n\
-             s01,em/s01.tif,nanosims/s01.im,hNPC,truth/s01_labels.tif,truth/s01_classes.csv\n"
+            "id,em,nanosims,condition,labels,classes,landmarks\n\
+             s01,em/s01.tif,nanosims/s01.im,hNPC,truth/s01_labels.tif,truth/s01_classes.csv,\
+             truth/s01_landmarks.csv\n"
         ),
         "{csv}"
     );
+
+    // Landmarks: organelle centroids and their true NanoSIMS positions, within the click error.
+    for r in &reports {
+        let truth: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("truth/{}.json", r.id))).unwrap(),
+        )
+        .unwrap();
+        let m: Vec<Vec<f64>> = serde_json::from_value(truth["em_to_nanosims"].clone()).unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join(format!("truth/{}_landmarks.csv", r.id)))
+                .unwrap();
+        let rows: Vec<Vec<f64>> = text
+            .lines()
+            .skip(2)
+            .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+            .collect();
+        assert!(rows.len() >= 3, "{}: {text}", r.id);
+        for p in rows {
+            let u = m[0][0] * p[0] + m[0][1] * p[1] + m[0][2];
+            let v = m[1][0] * p[0] + m[1][1] * p[1] + m[1][2];
+            let err = ((u - p[2]).powi(2) + (v - p[3]).powi(2)).sqrt();
+            assert!(err < 1.5, "{}: click error {err} px", r.id);
+        }
+    }
 
     let mut checked = 0;
     let mut worst: f64 = 0.0;
