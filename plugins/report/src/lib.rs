@@ -14,6 +14,6 @@ pub struct ReportPlugin;
 
 impl corrflow_stage::Plugin for ReportPlugin {
     fn build(&self, registry: &mut corrflow_stage::Registry) {
-        let _ = (registry, stage::ReportHtml);
+        registry.add_stage(stage::ReportHtml);
     }
 }
