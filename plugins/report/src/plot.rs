@@ -154,7 +154,8 @@ where
             .y_desc(data.y_label.clone())
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
             .draw()
             .map_err(err)?;
         for (j, v) in values.iter().enumerate() {

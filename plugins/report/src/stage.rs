@@ -499,9 +499,9 @@ fn counts_table(p: &ReportParams, rois: &Rois, counts: &[Vec<usize>]) -> String 
     for n in &col_totals {
         let _ = write!(s, "<td class=\"num\">{n}</td>");
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<td class=\"num\">{}</td></tr></tbody></table>\n",
+        "<td class=\"num\">{}</td></tr></tbody></table>",
         col_totals.iter().sum::<usize>()
     );
     s
@@ -684,16 +684,16 @@ fn samples_html(p: &ReportParams, ctx: &mut RunContext<'_>) -> Result<String, St
     }
     let mut s = String::from("<h2>Samples</h2>\n");
     if ids.len() > p.max_samples_shown {
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<p class=\"note\">Figures of the first {} of {} samples (params.max_samples_shown).\
-             </p>\n",
+             </p>",
             p.max_samples_shown,
             ids.len()
         );
     }
     for id in ids.iter().take(p.max_samples_shown) {
-        let _ = write!(s, "<section class=\"sample\"><h3>{}</h3>\n", escape(id));
+        let _ = writeln!(s, "<section class=\"sample\"><h3>{}</h3>", escape(id));
         let parts = [
             seg.get(id)
                 .map(|g| ("segmentation", segmentation_figure(g))),
@@ -706,9 +706,9 @@ fn samples_html(p: &ReportParams, ctx: &mut RunContext<'_>) -> Result<String, St
                 Ok(html) => s.push_str(&html),
                 Err(e) => {
                     ctx.warn(format!("sample '{id}': no {what} figure: {e}"));
-                    let _ = write!(
+                    let _ = writeln!(
                         s,
-                        "<p class=\"note\">No {what} figure: {}</p>\n",
+                        "<p class=\"note\">No {what} figure: {}</p>",
                         escape(&e.to_string())
                     );
                 }
