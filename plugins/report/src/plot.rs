@@ -123,7 +123,9 @@ where
     let panels = body.split_evenly((rows, cols));
     let k = data.conditions.len().max(1);
     for (g, panel) in panels.iter().enumerate().take(n) {
-        let values = &data.values[g];
+        let Some(values) = data.values.get(g) else {
+            continue;
+        };
         let (y0, y1) = y_range(values);
         let mut chart = ChartBuilder::on(panel)
             .caption(clip(&data.groups[g], 30), (FONT, 16))

@@ -295,8 +295,15 @@ fn read_rois(p: &ReportParams, ctx: &RunContext<'_>) -> Result<Rois, StageError>
                     ))
                 })
             })?;
-        let conditions = match t.column(&p.between).and_then(|c| text_values(&c.values)) {
-            Some(c) => c,
+        let conditions = match t.column(&p.between).map(|c| text_values(&c.values)) {
+            Some(Some(c)) => c,
+            Some(None) => {
+                return Err(StageError::input(format!(
+                    "rois: column '{}' holds floats; a condition column must hold text or \
+                     integers",
+                    p.between
+                )));
+            }
             None => {
                 let meta = ctx
                     .samples
