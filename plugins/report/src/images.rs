@@ -51,22 +51,53 @@ pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, StageError> {
     Ok(out.into_inner())
 }
 
+/// JPEG bytes (quality 85) of an RGB image.
+pub fn jpeg_bytes(img: &RgbImage) -> Result<Vec<u8>, StageError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(img)
+        .map_err(|e| StageError::other(format!("JPEG encoding: {e}")))?;
+    Ok(out)
+}
+
+const JPEG_QUALITY: u8 = 85;
+
 /// `data:image/png;base64,…` of PNG bytes.
 pub fn png_data_uri(png: &[u8]) -> String {
+    data_uri("image/png", png)
+}
+
+fn data_uri(mime: &str, bytes: &[u8]) -> String {
     format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
 
+/// How a figure is embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Lossless: drawings, colour bars, small images.
+    Png,
+    /// Photographs (EM images and overlays on them): far smaller than PNG.
+    Jpeg,
+}
+
 /// An `<img>` element of an RGB image (reduced to `max_width`), with escaped alt text.
-pub fn img_tag(img: RgbImage, max_width: u32, alt: &str) -> Result<String, StageError> {
+pub fn img_tag(
+    img: RgbImage,
+    max_width: u32,
+    alt: &str,
+    encoding: Encoding,
+) -> Result<String, StageError> {
     let img = fit_width(img, max_width);
     let (w, h) = img.dimensions();
-    let png = png_bytes(&img)?;
+    let src = match encoding {
+        Encoding::Png => png_data_uri(&png_bytes(&img)?),
+        Encoding::Jpeg => data_uri("image/jpeg", &jpeg_bytes(&img)?),
+    };
     Ok(format!(
-        "<img src=\"{}\" width=\"{w}\" height=\"{h}\" alt=\"{}\">",
-        png_data_uri(&png),
+        "<img src=\"{src}\" width=\"{w}\" height=\"{h}\" alt=\"{}\">",
         crate::html::escape(alt)
     ))
 }
@@ -80,8 +111,10 @@ mod tests {
         let img = RgbImage::from_pixel(1600, 400, image::Rgb([10, 20, 30]));
         let small = fit_width(img, 800);
         assert_eq!(small.dimensions(), (800, 200));
-        let tag = img_tag(small, 800, "a \"b\"").unwrap();
+        let tag = img_tag(small.clone(), 800, "a \"b\"", Encoding::Png).unwrap();
         assert!(tag.starts_with("<img src=\"data:image/png;base64,iVBORw0KGgo"));
+        let jpeg = img_tag(small, 800, "j", Encoding::Jpeg).unwrap();
+        assert!(jpeg.starts_with("<img src=\"data:image/jpeg;base64,/9j/"));
         assert!(tag.contains("alt=\"a &quot;b&quot;\""));
         let a = Array3::<u8>::zeros((2, 3, 3));
         assert_eq!(rgb_from_array(&a).unwrap().dimensions(), (3, 2));

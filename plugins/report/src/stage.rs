@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::html::{escape, fmt_num, fmt_p, num_values, table_html, text_values};
-use crate::images::{img_tag, png_bytes, read_rgb};
+use crate::images::{Encoding, img_tag, png_bytes, read_rgb};
 use crate::plot::{PlotData, render_rgb, render_svg};
 
 /// Port type of the report output.
@@ -764,7 +764,12 @@ fn segmentation_figure(g: &Group) -> Result<String, StageError> {
         }
     );
     Ok(figure(
-        &img_tag(img, FIGURE_MAX_WIDTH, "segmentation overlay")?,
+        &img_tag(
+            img,
+            FIGURE_MAX_WIDTH,
+            "segmentation overlay",
+            Encoding::Jpeg,
+        )?,
         &escape(&caption),
     ))
 }
@@ -780,7 +785,12 @@ fn registration_figure(g: &Group) -> Result<String, StageError> {
     ));
     match read_rgb(g, corrflow_register::output::QC_DATASET)? {
         Some(img) => Ok(figure(
-            &img_tag(img, FIGURE_MAX_WIDTH, "registration overlay")?,
+            &img_tag(
+                img,
+                FIGURE_MAX_WIDTH,
+                "registration overlay",
+                Encoding::Jpeg,
+            )?,
             &caption,
         )),
         None => Ok(format!("<p>{caption} (no overlay image)</p>\n")),
@@ -793,7 +803,12 @@ fn quant_figures(g: &Group) -> Result<String, StageError> {
     let mut s = String::new();
     if let Some(img) = read_rgb(g, ORGANELLES_DATASET)? {
         s.push_str(&figure(
-            &img_tag(img, FIGURE_MAX_WIDTH, "organelles coloured by ratio")?,
+            &img_tag(
+                img,
+                FIGURE_MAX_WIDTH,
+                "organelles coloured by ratio",
+                Encoding::Jpeg,
+            )?,
             &escape(&format!("Organelles coloured by {label} on the EM image.")),
         ));
     }
@@ -819,11 +834,11 @@ fn quant_figures(g: &Group) -> Result<String, StageError> {
             fmt_num(100.0 * r.rel_error, 2)
         ));
         s.push_str(&figure(
-            &img_tag(plain.image, FIGURE_MAX_WIDTH, "ratio image")?,
+            &img_tag(plain.image, FIGURE_MAX_WIDTH, "ratio image", Encoding::Png)?,
             &caption,
         ));
         s.push_str(&figure(
-            &img_tag(hsi.image, FIGURE_MAX_WIDTH, "HSI image")?,
+            &img_tag(hsi.image, FIGURE_MAX_WIDTH, "HSI image", Encoding::Png)?,
             &escape(&format!(
                 "HSI: hue from the {label} ratio, intensity from the {} counts.",
                 r.denominator
@@ -1013,7 +1028,8 @@ mod tests {
         // Every image is a data URI.
         for part in html.split("<img ").skip(1) {
             assert!(
-                part.starts_with("src=\"data:image/png;base64,"),
+                part.starts_with("src=\"data:image/png;base64,")
+                    || part.starts_with("src=\"data:image/jpeg;base64,"),
                 "{}",
                 &part[..40]
             );
