@@ -65,6 +65,12 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
+/// Units worth showing beside a value named `name`: not empty, not `1` or `ratio` (a
+/// dimensionless number) and not the name itself.
+pub fn shown_units<'a>(units: Option<&'a str>, name: &str) -> Option<&'a str> {
+    units.filter(|u| !u.is_empty() && *u != "1" && *u != "ratio" && *u != name)
+}
+
 /// The text of cell `i` of a column (numbers with 4 significant digits).
 pub fn cell(c: &Column, i: usize) -> String {
     match c {
@@ -80,7 +86,7 @@ pub fn table_html(t: &Table, max_rows: usize) -> String {
     let mut s = String::from("<table class=\"data\"><thead><tr>");
     for c in t.columns() {
         let _ = write!(s, "<th>{}", escape(&c.name));
-        if let Some(u) = c.units.as_deref().filter(|u| !u.is_empty() && *u != "1") {
+        if let Some(u) = shown_units(c.units.as_deref(), &c.name) {
             let _ = write!(s, " <span class=\"units\">[{}]</span>", escape(u));
         }
         s.push_str("</th>");

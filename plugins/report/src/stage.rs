@@ -20,7 +20,7 @@ use ndarray::Array2;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::html::{escape, fmt_num, fmt_p, num_values, table_html, text_values};
+use crate::html::{escape, fmt_num, fmt_p, num_values, shown_units, table_html, text_values};
 use crate::images::{Encoding, img_tag, png_bytes, read_rgb};
 use crate::plot::{PlotData, render_rgb, render_svg};
 
@@ -341,7 +341,8 @@ font-weight:normal}figure{display:inline-block;margin:6px 12px 12px 0;vertical-a
 figure img{max-width:100%;height:auto;border:1px solid #ddd}figcaption{font-size:13px;\
 color:#444;max-width:800px}details{margin:8px 0}summary{cursor:pointer;color:#225}\
 code{font-size:12px;word-break:break-all}.dagwrap{overflow-x:auto}svg.dag{max-width:100%;\
-height:auto;font-family:sans-serif}section.sample{border-top:1px solid #eee;margin-top:16px}";
+height:auto;font-family:sans-serif}section.sample{border-top:1px solid #eee;margin-top:16px}\
+section.sample figure{width:calc(50% - 14px);margin-right:10px}";
 
 fn build(p: &ReportParams, ctx: &mut RunContext<'_>) -> Result<Built, StageError> {
     let rois = read_rois(p, ctx)?;
@@ -362,9 +363,9 @@ fn build(p: &ReportParams, ctx: &mut RunContext<'_>) -> Result<Built, StageError
             p.value
         ));
     }
-    let y_label = match rois.units.as_deref() {
-        Some(u) if !u.is_empty() => format!("{} [{u}]", p.value),
-        _ => p.value.clone(),
+    let y_label = match shown_units(rois.units.as_deref(), &p.value) {
+        Some(u) => format!("{} [{u}]", p.value),
+        None => p.value.clone(),
     };
     let plot = PlotData {
         title: format!("{} by {} and {}", p.value, p.group_by, p.between),
@@ -545,9 +546,8 @@ fn tests_html(t: &Table) -> String {
     .collect();
     let units = t
         .column("median_a")
-        .and_then(|c| c.units.clone())
-        .filter(|u| !u.is_empty() && u != "1")
-        .map(|u| format!(" <span class=\"units\">[{}]</span>", escape(&u)))
+        .and_then(|c| shown_units(c.units.as_deref(), "median"))
+        .map(|u| format!(" <span class=\"units\">[{}]</span>", escape(u)))
         .unwrap_or_default();
     let mut s = format!(
         "<h3>Tests between conditions</h3>\n<p class=\"note\">Two-sided Mann–Whitney U (MW) and \
@@ -1104,7 +1104,7 @@ mod tests {
         let png = image::open(&files[1]).unwrap();
         assert!(png.width() > 400 && png.height() > 300);
         let svg = std::fs::read_to_string(&files[2]).unwrap();
-        assert!(svg.contains("<svg") && svg.contains("mito") && svg.contains("ratio [1]"));
+        assert!(svg.contains("<svg") && svg.contains("mito") && svg.contains("\nratio\n"));
     }
 
     #[test]
