@@ -776,12 +776,19 @@ fn segmentation_figure(g: &Group) -> Result<String, StageError> {
 
 fn registration_figure(g: &Group) -> Result<String, StageError> {
     let t = Transform2D::read(g)?;
+    let quality = |x: f64, unit: &str| {
+        if x.is_finite() {
+            format!("{}{unit}", fmt_num(x, 3))
+        } else {
+            "n/a".to_string()
+        }
+    };
     let caption = escape(&format!(
-        "Registration ({} transform by '{}'): RMS {} nm, confidence {}.",
+        "Registration ({} transform by '{}'): RMS {}, confidence {}.",
         t.kind.as_str(),
         t.method,
-        fmt_num(t.rms_nm, 3),
-        fmt_num(t.confidence, 3)
+        quality(t.rms_nm, " nm"),
+        quality(t.confidence, "")
     ));
     match read_rgb(g, corrflow_register::output::QC_DATASET)? {
         Some(img) => Ok(figure(
