@@ -117,6 +117,9 @@ pub fn build(p: &Pipeline, registry: &Registry, samples: &Samples) -> Result<Gra
             continue;
         };
         for (port, inp) in &def.inputs {
+            if inp.inherited && ports.input(port).is_none() {
+                continue;
+            }
             let Some(spec) = ports.input(port) else {
                 let known: Vec<&str> = ports.inputs.iter().map(|p| p.name.as_str()).collect();
                 diags.push(

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         .add_plugin(corrflow_quantify::QuantifyPlugin)
         .add_plugin(corrflow_tables::TablesPlugin)
         .add_plugin(corrflow_stats::StatsPlugin)
+        .add_plugin(corrflow_report::ReportPlugin)
         .add_plugin(corrflow_exec::ExecPlugin);
     corrflow::main_with(registry)
 }

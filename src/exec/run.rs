@@ -492,7 +492,8 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
     let task = &sh.plan.tasks[t];
     let node = &sh.g.nodes[task.node];
     let item = format!("{}/{}", task.sample_id, node.id());
-    if sh.exports.is_current(&item, &task.key) {
+    // A forced node is exported again too: its files may have been edited or deleted by hand.
+    if sh.exports.is_current(&item, &task.key) && !sh.opts.force.contains(&task.node) {
         return Ok(());
     }
     let dir = match task.sample {

@@ -61,6 +61,9 @@ pub struct InputRef {
     pub source: String,
     pub key_loc: Loc,
     pub value_loc: Loc,
+    /// Kept from an included node whose stage was replaced: dropped (not an error) when the new
+    /// stage has no input of that name.
+    pub inherited: bool,
 }
 
 impl NodeDef {
@@ -280,6 +283,7 @@ fn load_file_from(
                         source: source.clone(),
                         key_loc,
                         value_loc,
+                        inherited: false,
                     },
                 )
             })
@@ -288,11 +292,14 @@ fn load_file_from(
         match p.nodes.iter_mut().find(|n| n.id == spec.id) {
             Some(existing) => {
                 // Override a node of an included pipeline. Another stage starts from empty params
-                // and inputs (the base's belong to the base's stage).
+                // (the base's belong to the base's stage) and keeps the base's wiring only for
+                // the inputs it also has (same-port swaps need no rewiring).
                 if spec.stage.as_ref().is_some_and(|s| *s != existing.stage) {
                     existing.params = Value::Object(Default::default());
                     existing.params_nodes.clear();
-                    existing.inputs.clear();
+                    for inp in existing.inputs.values_mut() {
+                        inp.inherited = true;
+                    }
                 }
                 if let Some(stage) = &spec.stage {
                     existing.stage = stage.clone();

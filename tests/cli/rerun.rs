@@ -126,6 +126,21 @@ fn rerun_matrix() {
         (3, 3)
     );
 
+    // A forced node's exports are written again even though its key is the same (a file edited
+    // by hand is restored).
+    let exported = std::fs::read_dir(exp.path("results/s0"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("pre."))
+        .expect("an export of node pre");
+    let original = std::fs::read(&exported).unwrap();
+    std::fs::write(&exported, b"edited by hand").unwrap();
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    assert_eq!(std::fs::read(&exported).unwrap(), b"edited by hand");
+    exp.run(&["run", "pipeline.yaml", "--force", "pre"]).ok();
+    assert_eq!(std::fs::read(&exported).unwrap(), original);
+
     // A samples column change (a new sample) adds tasks; the others stay cached.
     exp.image("em/s3.tif", 3, 64, 71);
     let csv = std::fs::read_to_string(exp.path("samples.csv")).unwrap() + "s3,em/s3.tif,npc\n";
