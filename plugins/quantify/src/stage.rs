@@ -311,7 +311,7 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
         if ratio.iter().any(|v| v.is_finite()) {
             let png = ctx.path("ratio.png");
             let ropts = RatioImageOptions {
-                limits: limits.clone(),
+                limits,
                 colorbar: colorbar.clone(),
                 ..Default::default()
             };

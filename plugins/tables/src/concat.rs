@@ -42,7 +42,7 @@ fn kind(c: &Column) -> &'static str {
 /// (in order) and types; units come from the first table. No parts: an empty table.
 pub fn concat(parts: &[(String, Table)]) -> Result<Table, ConcatError> {
     let Some((first_name, first)) = parts.first() else {
-        return Ok(Table::new(Vec::new()).map_err(|e| ConcatError::Table(e.to_string()))?);
+        return Table::new(Vec::new()).map_err(|e| ConcatError::Table(e.to_string()));
     };
     let names = |t: &Table| -> Vec<String> { t.columns().iter().map(|c| c.name.clone()).collect() };
     let expected = names(first);
