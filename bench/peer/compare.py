@@ -33,6 +33,8 @@ def num(v):
 def rel(a, b):
     if math.isnan(a) and math.isnan(b):
         return 0.0
+    if math.isnan(a) or math.isnan(b):
+        return math.inf
     if a == b:
         return 0.0
     return abs(a - b) / max(abs(a), abs(b))

@@ -273,9 +273,9 @@ def landmark_transform(path):
     rows = [r for r in csv.DictReader(line for line in open(path) if not line.startswith("#"))]
     src = np.array([[float(r["em_x"]), float(r["em_y"])] for r in rows])
     dst = np.array([[float(r["nanosims_x"]), float(r["nanosims_y"])] for r in rows])
-    t = SimilarityTransform()
-    if not t.estimate(src, dst):
-        raise SystemExit(f"{path}: landmark fit failed")
+    t = SimilarityTransform.from_estimate(src, dst)
+    if not t:
+        raise SystemExit(f"{path}: landmark fit failed: {t}")
     return t.params
 
 
@@ -441,14 +441,16 @@ def run_sample(args):
         t0 = t
 
     global CLASS_NAMES
+    yolo(model_path)  # import ultralytics (torch) and open the ONNX, once per process
+    lap("setup (ultralytics import, model)")
     img, px = read_em(os.path.join(study, row["em"]))
     lap("io.em")
     pre = percentile_normalize(img, NORM_LOW, NORM_HIGH)
     lap("preprocess.em")
     gray = to_u8(pre, U8_LOW, U8_HIGH)
-    model = yolo(model_path)
-    CLASS_NAMES = [model.names[k] for k in sorted(model.names)]
     insts = segment(gray, model_path)
+    names = yolo(model_path).names  # after predict: read from the loaded predictor
+    CLASS_NAMES = [names[k] for k in sorted(names)]
     lap("segment.yolo")
     counts, names, ns_px = read_nanosims(os.path.join(study, row["nanosims"]))
     lap("io.nanosims")
@@ -520,7 +522,8 @@ def write_csv(path, rows, cols):
         wr = csv.writer(f)
         wr.writerow(cols)
         for r in rows:
-            wr.writerow([repr(r[c]) if isinstance(r[c], float) else r[c] for c in cols])
+            wr.writerow([repr(float(r[c])) if isinstance(r[c], (float, np.floating)) else
+                         int(r[c]) if isinstance(r[c], np.integer) else r[c] for c in cols])
 
 
 def main():
