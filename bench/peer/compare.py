@@ -56,7 +56,8 @@ def main():
         by[r["sample"]][1].append(r)
     ok = True
     worst = defaultdict(float)
-    cols = ["ratio", "ratio_sigma", "area_um2", "covered_area_um2", "inside_field",
+    cols = ["ratio", "ratio_sigma", "score", "area_um2", "nanosims_px", "covered_area_um2",
+            "inside_field",
             "mean_pixel_ratio"] + [c for c in (cf[0].keys() if cf else []) if c.startswith("counts_")]
     total_matched = 0
     for sample in sorted(by):

@@ -88,7 +88,10 @@ def to_u8(img, low, high):
     0..255, rounded half away from zero (plugins/core-types/src/intensity.rs), float32."""
     flat = img[np.isfinite(img)].ravel()
     n = flat.size
-    k = [int(math.floor((n - 1) * (p / 100.0) + 0.5)) for p in (low, high)]
+    k = []
+    for p in (low, high):
+        v = (n - 1) * (p / 100.0)
+        k.append(int(math.floor(v)) + (1 if v - math.floor(v) >= 0.5 else 0))  # half away from 0
     part = np.partition(flat, k)
     lo, hi = part[k[0]], part[k[1]]
     scale = np.float32(255.0) / (hi - lo) if hi > lo else np.float32(0)
