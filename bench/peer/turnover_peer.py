@@ -245,13 +245,14 @@ def read_nanosims(path):
     names = [str(v).replace(" ", "") for v in s.data.species.values]
     labels = [str(v) for v in s.data.species.values]
     bfields = hdr["BFields"]
+    if len(bfields) != 1:
+        raise SystemExit(f"{path}: {len(bfields)} B fields (peak switching): not handled here")
+    dwell = bfields[0]["time per pixel"]  # s
+    table = hdr["MassTable"]
+    entries = list(table.values()) if isinstance(table, dict) else list(table)
     for m, label in enumerate(labels):
-        entry = hdr["MassTable"][m] if isinstance(hdr["MassTable"], list) else list(
-            hdr["MassTable"].values())[m]
-        det = TROLLEY_DETECTOR.get(entry.get("trolley index"))
-        dead_ns = hdr["Detectors"][det]["em deadtime"] if det else 44
-        dwell = bfields[0]["time per pixel"] if len(bfields) == 1 else bfields[
-            entry["b field index"]]["time per pixel"]
+        det = TROLLEY_DETECTOR.get(entries[m].get("trolley index"))
+        dead_ns = hdr["Detectors"][det]["em deadtime"] if det else 44  # 44 ns when absent
         d = float(dead_ns) * 1e-9
         n = counts[m].astype(np.float64)
         counts[m] = (n / (1.0 - n * d / dwell)).astype(np.float32)
