@@ -78,43 +78,50 @@ impl<'a> Lattice<'a> {
     /// The NanoSIMS pixel (row, column) containing the image of EM point (x, y), if any.
     fn target(&self, (x, y): (f64, f64)) -> Option<(usize, usize)> {
         let (u, v) = self.t.apply((x, y));
-        let (c, r) = ((u + 0.5).floor(), (v + 0.5).floor());
-        // NaN fails both comparisons.
+        let (c, r) = (u + 0.5, v + 0.5);
+        // On the raster, c and r are ≥ 0, where truncation is floor (the hot loop avoids the
+        // floor calls). NaN fails every comparison.
         (c >= 0.0 && r >= 0.0 && c < self.dims.1 as f64 && r < self.dims.0 as f64)
             .then_some((r as usize, c as usize))
     }
 
-    /// How many lattice points of the whole (unbounded) EM lattice fall in NanoSIMS pixel (r, c):
-    /// the lattice points in the box around the pre-image of the pixel's square, mapped forward.
-    fn full_count(&self, inv: &Transform2D, r: usize, c: usize) -> u32 {
-        let (u, v) = (c as f64, r as f64);
-        let corners = [(-0.5, -0.5), (0.5, -0.5), (-0.5, 0.5), (0.5, 0.5)]
-            .map(|(du, dv)| inv.apply((u + du, v + dv)));
-        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
-            corners.iter().map(pick).fold(init, f)
-        };
-        let (x_lo, x_hi) = (
-            fold(f64::min, f64::INFINITY, |p| p.0),
-            fold(f64::max, f64::NEG_INFINITY, |p| p.0),
-        );
-        let (y_lo, y_hi) = (
-            fold(f64::min, f64::INFINITY, |p| p.1),
-            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
-        );
+    /// How many lattice points of the whole (unbounded) EM lattice fall in each NanoSIMS pixel
+    /// of `window` (first row, first column, height, width): the lattice points in the EM box
+    /// around the pre-image of the window, mapped forward, counted where they land. One pass per
+    /// window rather than one per pixel: each point is mapped once.
+    fn full_counts(
+        &self,
+        inv: &Transform2D,
+        (r0, c0, wh, ww): (usize, usize, usize, usize),
+    ) -> Array2<u32> {
+        let mut full = Array2::<u32>::zeros((wh, ww));
+        let (u0, v0) = (c0 as f64 - 0.5, r0 as f64 - 0.5);
+        let (u1, v1) = (u0 + ww as f64, v0 + wh as f64);
+        let corners = [(u0, v0), (u1, v0), (u0, v1), (u1, v1)].map(|p| inv.apply(p));
+        let lo = |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::INFINITY, f64::min);
+        let hi =
+            |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        let (x_lo, x_hi, y_lo, y_hi) = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
         if !(x_lo.is_finite() && x_hi.is_finite() && y_lo.is_finite() && y_hi.is_finite()) {
-            return 0;
+            return full;
         }
-        let mut n = 0;
         for y in (y_lo.floor() as i64 - 1)..=(y_hi.ceil() as i64 + 1) {
             for x in (x_lo.floor() as i64 - 1)..=(x_hi.ceil() as i64 + 1) {
                 for k in 0..self.s {
                     for i in 0..self.s {
-                        n += u32::from(self.target(self.sub_centre(x, y, i, k)) == Some((r, c)));
+                        if let Some((r, c)) = self.target(self.sub_centre(x, y, i, k))
+                            && let Some(v) = r
+                                .checked_sub(r0)
+                                .zip(c.checked_sub(c0))
+                                .and_then(|(a, b)| full.get_mut((a, b)))
+                        {
+                            *v += 1;
+                        }
                     }
                 }
             }
         }
-        n
+        full
     }
 
     /// The coverage of the NanoSIMS pixels by `mask` (EM pixels). `inv` is the inverse of the
@@ -163,13 +170,17 @@ impl<'a> Lattice<'a> {
             }
         }
         let mut pixels = Vec::new();
+        let full = if inside > 0 {
+            self.full_counts(inv, (r0, c0, wh, ww))
+        } else {
+            Array2::zeros((0, 0))
+        };
         for ((wr, wc), &n) in counts.indexed_iter() {
             if n == 0 {
                 continue;
             }
-            let (r, c) = (r0 + wr, c0 + wc);
-            let full = self.full_count(inv, r, c).max(n);
-            pixels.push((r, c, f64::from(n) / f64::from(full)));
+            let all = full.get((wr, wc)).copied().unwrap_or(0).max(n);
+            pixels.push((r0 + wr, c0 + wc, f64::from(n) / f64::from(all)));
         }
         Coverage {
             pixels,

@@ -17,6 +17,7 @@ use corrflow_stage::{
 };
 use corrflow_types::{Instances, Table, Transform2D, types};
 use ndarray::Array2;
+use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -699,15 +700,22 @@ fn samples_html(p: &ReportParams, ctx: &mut RunContext<'_>) -> Result<String, St
             ids.len()
         );
     }
-    for id in ids.iter().take(p.max_samples_shown) {
+    // Rendering and encoding the figures is most of the report's time: samples in parallel.
+    let rendered: Vec<_> = ids
+        .par_iter()
+        .take(p.max_samples_shown)
+        .map(|id| {
+            [
+                seg.get(id)
+                    .map(|g| ("segmentation", segmentation_figure(g))),
+                reg.get(id)
+                    .map(|g| ("registration", registration_figure(g))),
+                quant.get(id).map(|g| ("quantification", quant_figures(g))),
+            ]
+        })
+        .collect();
+    for (id, parts) in ids.iter().zip(rendered) {
         let _ = writeln!(s, "<section class=\"sample\"><h3>{}</h3>", escape(id));
-        let parts = [
-            seg.get(id)
-                .map(|g| ("segmentation", segmentation_figure(g))),
-            reg.get(id)
-                .map(|g| ("registration", registration_figure(g))),
-            quant.get(id).map(|g| ("quantification", quant_figures(g))),
-        ];
         for (what, r) in parts.into_iter().flatten() {
             match r {
                 Ok(html) => s.push_str(&html),
