@@ -16,12 +16,15 @@ pub struct PipelineFile {
     /// per name, so two pipelines may share one cache folder.
     pub name: Option<String>,
     /// Base pipeline file(s) that this file extends, relative to this file. Nodes with the same id
-    /// are overridden: `stage` and `inputs` replace the base's; `params` are merged key by key
-    /// (lists are replaced), unless `stage` names another implementation, which starts afresh.
+    /// are overridden: `stage` replaces the base's; `inputs` and `params` are merged key by key
+    /// (lists are replaced); another `stage` starts from empty params and keeps only the base's
+    /// inputs that it also has.
     pub include: Option<Includes>,
-    /// Cache folder, relative to this file (default `.corrflow/cache`).
+    /// Cache folder, relative to this file (default: the included pipeline's, so that a variant
+    /// reuses its base's results; without includes `.corrflow/cache` next to this file).
     pub cache: Option<String>,
-    /// Folder for human-readable exports, relative to this file (default `results`).
+    /// Folder for human-readable exports, relative to this file (default: the included
+    /// pipeline's; without includes `results` next to this file).
     pub results: Option<String>,
     /// Where the samples come from.
     pub samples: Option<SamplesSpec>,
