@@ -1,7 +1,9 @@
 //! The `exec` stage: an external Python program reads an HDF5 entry and writes one, over the
 //! documented protocol; failures carry the program's stderr; no shell is involved.
 
-use crate::common::{Exp, PIPELINE, python_has};
+use corrflow_test_support::{python_has, run_python};
+
+use crate::common::{Exp, PIPELINE};
 
 const PROGRAM: &str = r#"
 import json, sys
@@ -66,15 +68,7 @@ fn exec_runs_a_python_program_over_hdf5() {
     );
     // The program's output entry is in the cache; read it back with h5py to check its values.
     let cache = exp.path(".corrflow/cache");
-    let check = std::process::Command::new("python3")
-        .args(["-c", CHECK, cache.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    run_python("exec_runs_a_python_program_over_hdf5", CHECK, [&cache]);
     // Its params and declared version enter the key.
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 6));
     exp.write("pipeline.yaml", &pipeline(3.0, "1"));

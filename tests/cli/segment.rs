@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{Exp, python_has};
+use corrflow_test_support::{python_has, run_python};
+
+use crate::common::Exp;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -141,15 +143,10 @@ for p in json.load(open(sys.argv[1])):
     assert ys.min() >= y - 3 and ys.max() <= y + h + 3, (p["bbox"], ys.min(), ys.max())
 print("ok")
 "#;
-        let out = std::process::Command::new("python3")
-            .args(["-c", script])
-            .arg(exp.path("out/predictions.json"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_python(
+            "predict_writes_coco_results (pycocotools check)",
+            script,
+            [exp.path("out/predictions.json")],
         );
     }
 }

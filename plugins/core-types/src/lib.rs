@@ -223,7 +223,6 @@ pub(crate) fn positive(what: &str, x: f64) -> Result<(), StageError> {
 #[cfg(test)]
 pub(crate) mod testutil {
     use std::path::Path;
-    use std::process::Command;
 
     use corrflow_stage::hdf5::File;
 
@@ -235,42 +234,13 @@ pub(crate) mod testutil {
             .unwrap()
     }
 
-    /// Run `script` with `python3 - FILE`; `None` (after printing SKIPPED) when python3 with h5py
-    /// and numpy is not available. Panics with Python's output when the script fails.
+    /// Run `script` with `python3 -c SCRIPT FILE`; `None` (after printing SKIPPED) when python3
+    /// with h5py and numpy is not available. Panics with Python's output when the script fails.
     pub fn python(test: &str, script: &str, file: &Path) -> Option<String> {
-        let ok = Command::new("python3")
-            .env("HDF5_USE_FILE_LOCKING", "FALSE")
-            .args(["-c", "import h5py, numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            println!("SKIPPED {test}: python3 with h5py not available");
+        if !corrflow_test_support::python_has(test, &["h5py", "numpy"]) {
             return None;
         }
-        let mut child = Command::new("python3")
-            .env("HDF5_USE_FILE_LOCKING", "FALSE")
-            .arg("-")
-            .arg(file)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "{test}: python check failed\nstdout:\n{stdout}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(stdout)
+        Some(corrflow_test_support::run_python(test, script, [file]))
     }
 }
 

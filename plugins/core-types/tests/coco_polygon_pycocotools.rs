@@ -1,9 +1,7 @@
 //! Polygon rasterisation, merge, area, boxes and mask IoU equal pycocotools' for random inputs
 //! (runs where Python with pycocotools is installed; says it was skipped otherwise).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
+use corrflow_test_support::{Python, python_has};
 use corrflow_types::coco::{
     Rle, rle_area, rle_from_bbox, rle_from_polygon, rle_from_string, rle_iou, rle_merge,
     rle_to_bbox, rle_to_string,
@@ -39,31 +37,12 @@ for line in sys.stdin:
         print(" ".join(repr(float(v)) for v in o.reshape(-1)))
 "#;
 
-fn python_ok() -> bool {
-    Command::new("python3")
-        .args(["-c", "import pycocotools.mask, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+const TEST: &str = "polygons_merge_and_iou_equal_pycocotools";
 
 fn run_python(input: &str) -> Vec<String> {
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
+    Python::new(TEST, SCRIPT)
+        .stdin(input)
+        .run()
         .lines()
         .map(str::to_string)
         .collect()
@@ -125,10 +104,7 @@ fn fmt(xy: &[f64], sep: &str) -> String {
 
 #[test]
 fn polygons_merge_and_iou_equal_pycocotools() {
-    if !python_ok() {
-        eprintln!(
-            "SKIPPED polygons_merge_and_iou_equal_pycocotools: python3 with pycocotools is not available (scripts/test installs it)"
-        );
+    if !python_has(TEST, &["pycocotools.mask", "numpy"]) {
         return;
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

@@ -1,8 +1,7 @@
 //! The compressed RLE strings equal pycocotools' for random masks (runs where Python with
 //! pycocotools is installed; says it was skipped otherwise).
 
-use std::process::Command;
-
+use corrflow_test_support::{Python, python_has};
 use corrflow_types::coco::{rle_counts, rle_from_string, rle_to_string};
 use ndarray::Array2;
 
@@ -17,15 +16,8 @@ for line in sys.stdin:
 
 #[test]
 fn compressed_rle_equals_pycocotools() {
-    let ok = Command::new("python3")
-        .args(["-c", "import pycocotools.mask, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!(
-            "SKIPPED compressed_rle_equals_pycocotools: python3 with pycocotools is not available (scripts/test installs it)"
-        );
+    const TEST: &str = "compressed_rle_equals_pycocotools";
+    if !python_has(TEST, &["pycocotools.mask", "numpy"]) {
         return;
     }
     // Random blobs of several sizes, including empty, full and thin shapes.
@@ -57,23 +49,9 @@ fn compressed_rle_equals_pycocotools() {
             format!("{} {} {bits}\n", m.nrows(), m.ncols())
         })
         .collect();
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let expected: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let expected: Vec<String> = Python::new(TEST, SCRIPT)
+        .stdin(input)
+        .run()
         .lines()
         .map(str::to_string)
         .collect();

@@ -683,13 +683,8 @@ fn intensity_mapping() {
 
 #[test]
 fn ultralytics_accepts_dataset() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import ultralytics"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        println!("SKIPPED ultralytics_accepts_dataset: python3 -c 'import ultralytics' failed");
+    const TEST: &str = "ultralytics_accepts_dataset";
+    if !corrflow_test_support::python_has(TEST, &["ultralytics"]) {
         return;
     }
     let mut l = Array2::<u32>::zeros((64, 64));
@@ -716,15 +711,11 @@ fn ultralytics_accepts_dataset() {
     )
     .unwrap();
     let yaml = dir.path().join("data.yaml");
-    let st = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sys; from ultralytics.data.utils import check_det_dataset as c; d = c(sys.argv[1]); assert d['nc'] == 1, d",
-            yaml.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    corrflow_test_support::run_python(
+        TEST,
+        "import sys; from ultralytics.data.utils import check_det_dataset as c; d = c(sys.argv[1]); assert d['nc'] == 1, d",
+        [&yaml],
+    );
 }
 
 #[test]

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
 use std::path::Path;
-use std::process::Command;
 
 use corrflow_evaluate::{
     EvaluationReport, Params, PredictionOptions, Truth, evaluate_report, load_predictions,
 };
+use corrflow_test_support::{python_has, run_python_json};
 use corrflow_types::coco::{Rle, rle_to_string};
 use ndarray::Array2;
 use serde_json::{Value, json};
@@ -40,12 +40,8 @@ for k, cid in enumerate(E.params.catIds):
 print(json.dumps({"stats": [float(s) for s in E.stats], "cats": cats}))
 "#;
 
-fn python_ok() -> bool {
-    Command::new("python3")
-        .args(["-c", "import pycocotools.coco, pycocotools.cocoeval, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+fn python_ok(test: &str) -> bool {
+    python_has(test, &["pycocotools.coco", "pycocotools.cocoeval", "numpy"])
 }
 
 /// pycocotools' 12 stats and per-category (id, AP, AP50).
@@ -53,19 +49,12 @@ type Reference = (Vec<f64>, Vec<(i64, Option<f64>, Option<f64>)>);
 
 /// Run pycocotools on a ground truth and results file.
 fn pycocotools(gt: &Path, dt: &Path, max_det: usize) -> Reference {
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(gt)
-        .arg(dt)
-        .arg(max_det.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pycocotools failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let max_det = max_det.to_string();
+    let v = run_python_json(
+        "pycocotools COCOeval",
+        SCRIPT,
+        [gt.as_os_str(), dt.as_os_str(), max_det.as_ref()],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let stats = v["stats"]
         .as_array()
         .unwrap()
@@ -513,10 +502,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn cocoeval_equals_pycocotools() {
-    if !python_ok() {
-        eprintln!(
-            "SKIPPED cocoeval_equals_pycocotools: python3 with pycocotools not available (scripts/test installs it)"
-        );
+    if !python_ok("cocoeval_equals_pycocotools") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -546,10 +532,7 @@ fn cocoeval_equals_pycocotools() {
 /// Label-image truth (a list CSV and a class table) equals the COCO file of the same instances.
 #[test]
 fn label_truth_equals_pycocotools() {
-    if !python_ok() {
-        eprintln!(
-            "SKIPPED label_truth_equals_pycocotools: python3 with pycocotools not available (scripts/test installs it)"
-        );
+    if !python_ok("label_truth_equals_pycocotools") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -3,10 +3,8 @@
 //! `opening` / `closing` = skimage.morphology.binary_opening / binary_closing with disk(r), all on
 //! the full image. Expected identical, pixel for pixel.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use corrflow_filter::rules::{closing, fill_holes, opening};
+use corrflow_test_support::{Python, python_has};
 use corrflow_types::Mask;
 use ndarray::Array2;
 
@@ -83,17 +81,9 @@ for c in cases:
 json.dump(out, sys.stdout)
 "#;
 
-fn python_ok() -> bool {
-    Command::new("python3")
-        .args(["-c", "import numpy, scipy, skimage"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn skimage_morphology() {
-    if !python_ok() {
-        println!("SKIPPED {TEST}: python3 with scipy and scikit-image not available");
+    if !python_has(TEST, &["numpy", "scipy", "skimage"]) {
         return;
     }
     let mut rng = Rng(0x0F11_7E25_0000_0001);
@@ -111,26 +101,8 @@ fn skimage_morphology() {
             .map(|(h, w, r, m)| serde_json::json!({"h": h, "w": w, "r": r, "mask": bits(m)}))
             .collect(),
     );
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = Python::new(TEST, SCRIPT).stdin(input.to_string()).run();
+    let expected: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     let mut nonempty = 0;
     for (k, ((h, w, r, m), e)) in cases.iter().zip(&expected).enumerate() {
         let (h, w, r) = (*h, *w, *r);

@@ -14,9 +14,9 @@
 use std::f64::consts::PI;
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 use corrflow_filter::regionprops::{RegionProps, region_props};
+use corrflow_test_support::{python_has, run_python};
 use corrflow_types::{Instance, Instances, Mask};
 use ndarray::Array2;
 
@@ -212,13 +212,6 @@ for i in range(int(sys.argv[2])):
 json.dump(out, sys.stdout)
 "#;
 
-fn python_ok() -> bool {
-    Command::new("python3")
-        .args(["-c", "import numpy, skimage"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Largest deviation seen per property, with where it occurred.
 #[derive(Default)]
 struct Worst(Vec<(&'static str, f64, String)>);
@@ -408,8 +401,7 @@ fn compare(p: &RegionProps, v: &serde_json::Value, c: &mut Check, counts: &mut C
 
 #[test]
 fn skimage_regionprops() {
-    if !python_ok() {
-        println!("SKIPPED {TEST}: python3 with scikit-image not available");
+    if !python_has(TEST, &["numpy", "skimage"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -456,20 +448,9 @@ fn skimage_regionprops() {
         let props = region_props(&inst, Some(intensity.view())).unwrap();
         all.push(props);
     }
-    let script = dir.path().join("regionprops.py");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(dir.path())
-        .arg(sizes.len().to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let n = sizes.len().to_string();
+    let out = run_python(TEST, SCRIPT, [dir.path().as_os_str(), n.as_ref()]);
+    let reference: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
 
     let (mut worst, mut failures, mut counts) = (Worst::default(), Vec::new(), Counts::default());
     let mut compared = 0;

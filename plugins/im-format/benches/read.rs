@@ -55,18 +55,8 @@ for _ in range(runs):
 print(best)
 "#;
 
-fn python_with_sims() -> Option<&'static str> {
-    ["python3", "python"].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import sims"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
-
-fn sims_time(py: &str, path: &Path, runs: usize) -> Option<Duration> {
-    let out = Command::new(py)
+fn sims_time(path: &Path, runs: usize) -> Option<Duration> {
+    let out = corrflow_test_support::python_command()
         .args(["-c", SIMS_TIMER])
         .arg(path)
         .arg(runs.to_string())
@@ -150,8 +140,8 @@ fn main() {
     );
     files.push(("synthetic 512²×5×50 u16 BE (r9)".into(), big16));
 
-    let py = python_with_sims();
-    if py.is_none() {
+    let have_sims = corrflow_test_support::python_imports(&["sims"]);
+    if !have_sims {
         eprintln!("python3 with sims not installed: no sims column");
     }
     let empty = tmp.path().join("empty");
@@ -192,7 +182,11 @@ fn main() {
             let f = ImFile::open(path).unwrap();
             std::hint::black_box(f.total_counts().unwrap());
         });
-        let t_sims = py.and_then(|py| sims_time(py, path, runs));
+        let t_sims = if have_sims {
+            sims_time(path, runs)
+        } else {
+            None
+        };
         println!(
             "{:<38} {:>8.1} {:>8.2} {:>8.2} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>9} {:>10}",
             label,

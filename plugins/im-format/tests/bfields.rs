@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use corrflow_im::{ByteOrder, ImFile, Layout, PixelType, WriteOptions, encode_im};
+use corrflow_test_support::{python_has, run_python};
 
 /// (file, time per pixel in s, stored µs, mass-table counting time as stored).
 const SAMPLES: [(&str, f64, i32, f64); 4] = [
@@ -142,23 +141,12 @@ fn sample_b_field_tables_equal_sims() {
     let Some(dir) = common::data_dir("sample_b_field_tables_equal_sims") else {
         return;
     };
-    let Some(py) = common::python_with_sims() else {
-        eprintln!("SKIPPED sample_b_field_tables_equal_sims: python3 with sims not installed");
+    const TEST: &str = "sample_b_field_tables_equal_sims";
+    if !python_has(TEST, &["sims"]) {
         return;
-    };
+    }
     let paths: Vec<_> = SAMPLES.iter().map(|s| dir.join(s.0)).collect();
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(DUMP)
-        .args(&paths)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = run_python(TEST, DUMP, &paths);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

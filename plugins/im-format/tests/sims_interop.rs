@@ -5,9 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use corrflow_im::{ByteOrder, Layout, PixelType, WriteOptions, write_im};
+use corrflow_test_support::{python_has, run_python};
 
 /// Reads each file named on the command line with `sims`, prints one JSON line per file and
 /// dumps the data as little-endian u32 to FILE.u32.
@@ -54,10 +54,10 @@ for path in sys.argv[1:]:
 
 #[test]
 fn sims_reads_written_files_identically() {
-    let Some(py) = common::python_with_sims() else {
-        eprintln!("SKIPPED sims_reads_written_files_identically: python3 with sims not installed");
+    const TEST: &str = "sims_reads_written_files_identically";
+    if !python_has(TEST, &["sims"]) {
         return;
-    };
+    }
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         WriteOptions::release9(ByteOrder::Big, PixelType::U16),
@@ -83,18 +83,7 @@ fn sims_reads_written_files_identically() {
         write_im(&path, &spec, &counts, opts).unwrap();
         written.push((path, spec, counts, *opts));
     }
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(READ)
-        .args(written.iter().map(|(p, ..)| p.as_os_str()))
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sims failed to read a written file:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_python(TEST, READ, written.iter().map(|(p, ..)| p));
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

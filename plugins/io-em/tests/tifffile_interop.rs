@@ -1,42 +1,10 @@
 //! Interoperability with Python's tifffile (what napari uses, and the reference ImageJ-TIFF
 //! writer). Skipped, with a printed message, when python3 with tifffile and numpy is absent.
 
-use std::path::Path;
-use std::process::Command;
-
 use approx::assert_relative_eq;
 use corrflow_io_em::*;
+use corrflow_test_support::{python_has, run_python};
 use ndarray::Array2;
-
-fn python_with_tifffile() -> Option<&'static str> {
-    for py in ["python3", "python"] {
-        let ok = Command::new(py)
-            .args(["-c", "import tifffile, numpy"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            return Some(py);
-        }
-    }
-    None
-}
-
-fn run_python(py: &str, script: &str, dir: &Path) -> String {
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "python failed:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 const MAKE: &str = r#"
 import sys, os
@@ -92,16 +60,13 @@ print('ok')
 
 #[test]
 fn tifffile_interop() {
-    let Some(py) = python_with_tifffile() else {
-        println!(
-            "SKIPPED tifffile_interop: python3 with tifffile and numpy not found \
-             (pip install tifffile numpy to run it)"
-        );
+    const TEST: &str = "tifffile_interop";
+    if !python_has(TEST, &["tifffile", "numpy"]) {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let made = run_python(py, MAKE, d);
+    let made = run_python(TEST, MAKE, [d]);
 
     // ImageJ hyperstack: 6 pages (Z=2 x C=3), 20 x 30, pixel 3.5 nm.
     let p = d.join("hyperstack.tif");
@@ -157,6 +122,6 @@ fn tifffile_interop() {
     let mut l = Array2::<u32>::zeros((6, 7));
     l[[4, 5]] = 4_000_000_000;
     write_tiff_u32(&d.join("ours_u32.tif"), &l, Some(2500.0)).unwrap();
-    let out = run_python(py, CHECK, d);
+    let out = run_python(TEST, CHECK, [d]);
     assert!(out.contains("ok"), "{out}");
 }

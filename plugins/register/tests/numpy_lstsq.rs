@@ -3,53 +3,19 @@
 //! `SimilarityTransform` (Umeyama) and `ProjectiveTransform` (normalised DLT). Runs where `python3`
 //! has numpy (and scikit-image for the latter two); prints `SKIPPED <test>: ...` otherwise.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use corrflow_register::landmarks::{FitOptions, Point, apply, fit};
+use corrflow_test_support::{Python, python_has};
 use corrflow_types::TransformKind;
 use serde_json::Value;
 
 type M3 = [[f64; 3]; 3];
 
-fn python_has(test: &str, modules: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!(
-            "SKIPPED {test}: python3 with {modules} is not available (scripts/test installs it)"
-        );
-    }
-    ok
-}
-
-/// Run `script` with `python3 -` (the script on stdin, the points as JSON in the environment
-/// variable `POINTS`); its stdout parsed as JSON. Panics with Python's output when it fails.
-fn python_json(script: &str, points: &Value) -> Value {
-    let mut child = Command::new("python3")
-        .arg("-")
+/// Run `script` with the points as JSON in the environment variable `POINTS`; its stdout parsed
+/// as JSON. Panics with Python's output when it fails.
+fn python_json(test: &str, script: &str, points: &Value) -> Value {
+    Python::new(test, script)
         .env("POINTS", points.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let out = child.wait_with_output().expect("python3 finishes");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "python failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&stdout).expect("python prints JSON")
+        .run_json()
 }
 
 fn matrix(v: &Value) -> M3 {
@@ -137,13 +103,14 @@ print(json.dumps({"matrix": M.tolist(), "rms": float(np.sqrt(np.mean(res ** 2)))
 
 #[test]
 fn affine_matches_numpy_lstsq() {
-    if !python_has("affine_matches_numpy_lstsq", "numpy") {
+    let test = "affine_matches_numpy_lstsq";
+    if !python_has(test, &["numpy"]) {
         return;
     }
     let truth = [[0.11, -0.03, 17.0], [0.045, 0.13, 9.5], [0.0, 0.0, 1.0]];
     for (n, sigma, seed) in [(3, 0.0, 1), (5, 0.8, 2), (25, 0.5, 3), (200, 2.0, 4)] {
         let (src, dst) = noisy(&truth, n, sigma, seed);
-        let out = python_json(AFFINE_SCRIPT, &points_json(&src, &dst));
+        let out = python_json(test, AFFINE_SCRIPT, &points_json(&src, &dst));
         let f = fit(
             &src,
             &dst,
@@ -183,7 +150,7 @@ print(json.dumps(out))
 #[test]
 fn similarity_and_projective_match_skimage() {
     let test = "similarity_and_projective_match_skimage";
-    if !python_has(test, "numpy, skimage.transform") {
+    if !python_has(test, &["numpy", "skimage.transform"]) {
         return;
     }
     let (s, a) = (0.125, 30f64.to_radians());
@@ -203,7 +170,7 @@ fn similarity_and_projective_match_skimage() {
             (TransformKind::Projective, proj),
         ] {
             let (src, dst) = noisy(&truth, n, sigma, seed);
-            let out = python_json(SKIMAGE_SCRIPT, &points_json(&src, &dst));
+            let out = python_json(test, SKIMAGE_SCRIPT, &points_json(&src, &dst));
             let ours = least_squares(&src, &dst, kind);
             let name = format!("{} n={n} sigma={sigma}", kind.as_str());
             compare(&name, &ours, &matrix(&out[kind.as_str()]), &src, 1e-8);

@@ -2,52 +2,14 @@
 //! says it was skipped otherwise): pycocotools decodes the written results to the same masks, and
 //! a dataset that pycocotools rasterises (polygons, several per object, RLE) imports to its masks.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use corrflow_segment::coco_results::{coco_results, write_coco_results};
 use corrflow_segment::import::{CocoOptions, Fallback, TargetImage, import_coco_file};
+use corrflow_test_support::{python_has, run_python};
 use corrflow_types::{Instance, Instances, Mask};
 use ndarray::Array2;
 
 fn have_pycocotools(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import pycocotools.mask, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!(
-            "SKIPPED {test}: python3 with pycocotools is not available (scripts/test installs it)"
-        );
-    }
-    ok
-}
-
-/// Run `script` with `python3 - ARG`; its stdout. Panics with Python's output when it fails.
-fn python(script: &str, arg: &Path) -> String {
-    let mut child = Command::new("python3")
-        .arg("-")
-        .arg(arg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    let out = child.wait_with_output().expect("python3 finishes");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "python failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    python_has(test, &["pycocotools.mask", "numpy"])
 }
 
 /// Random blobs (some touching the image edges, some with holes and specks) on a 70×90 image.
@@ -119,7 +81,7 @@ fn pycocotools_decodes_written_results() {
     let path = dir.path().join("instances.json");
     let inst = random_instances();
     write_coco_results(&path, &coco_results(&inst, "s1.tif")).expect("written");
-    let out = python(DECODE, &path);
+    let out = run_python("pycocotools_decodes_written_results", DECODE, [&path]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), inst.len());
     for (line, i) in lines.iter().zip(&inst.instances) {
@@ -173,7 +135,7 @@ fn imports_what_pycocotools_rasterises() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("gt.json");
-    let out = python(DATASET, &path);
+    let out = run_python("imports_what_pycocotools_rasterises", DATASET, [&path]);
     let expected: Vec<&str> = out.lines().filter(|l| l.len() == 60 * 80).collect();
     let target = TargetImage {
         height: 60,

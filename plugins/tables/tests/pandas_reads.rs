@@ -1,8 +1,7 @@
 //! pandas reads the tables corrflow writes (CSV and Parquet) with the same values.
 
-use std::process::Command;
-
 use corrflow_tables::parquet_out::write_parquet;
+use corrflow_test_support::{python_has, run_python_json};
 use corrflow_types::{Column, Table, TableColumn};
 
 const TEST: &str = "pandas_reads_csv_and_parquet";
@@ -24,14 +23,7 @@ json.dump(out, sys.stdout)
 
 #[test]
 fn pandas_reads_csv_and_parquet() {
-    let ok = Command::new("python3")
-        .args(["-c", "import pandas, pyarrow"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!(
-            "SKIPPED {TEST}: python3 with pandas and pyarrow not available (scripts/test installs them)"
-        );
+    if !python_has(TEST, &["pandas", "pyarrow"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -47,18 +39,7 @@ fn pandas_reads_csv_and_parquet() {
     let (csv, parquet) = (dir.path().join("t.csv"), dir.path().join("t.parquet"));
     t.to_csv(&csv).unwrap();
     write_parquet(&t, &parquet).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(&csv)
-        .arg(&parquet)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = run_python_json(TEST, SCRIPT, [&csv, &parquet]);
     for kind in ["csv", "parquet"] {
         let r = &v[kind];
         assert_eq!(

@@ -118,14 +118,3 @@ pub fn order_name(o: ByteOrder) -> &'static str {
         ByteOrder::Little => "little",
     }
 }
-
-/// A Python interpreter that can import `sims`, if any.
-pub fn python_with_sims() -> Option<&'static str> {
-    ["python3", "python"].into_iter().find(|py| {
-        std::process::Command::new(py)
-            .args(["-c", "import sims"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
