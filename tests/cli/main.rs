@@ -7,6 +7,7 @@ mod engine_api;
 mod exec_stage;
 mod kill;
 mod nanosims;
+mod peer;
 mod register;
 mod rerun;
 mod samples_make;
