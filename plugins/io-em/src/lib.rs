@@ -52,6 +52,7 @@ mod error;
 mod inspect;
 mod meta;
 mod png_read;
+mod png_write;
 mod stage;
 pub use inspect::EmInspector;
 mod tiff_read;
@@ -65,6 +66,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 pub use error::{EmReadError, EmWriteError};
+pub use png_write::encode_png_rgb;
 pub use write::{
     TiffCompression, TiffSample, TiffWriteOptions, write_tiff, write_tiff_f32, write_tiff_u8,
     write_tiff_u16, write_tiff_u32,

@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{ImageFormat, RgbImage};
+use image::RgbImage;
 use ndarray::ArrayView2;
 use thiserror::Error;
 
@@ -359,11 +359,14 @@ pub fn render_ratio(
 }
 
 fn save_png(img: &RgbImage, path: &Path) -> Result<(), RenderError> {
-    img.save_with_format(path, ImageFormat::Png)
-        .map_err(|source| RenderError::Png {
-            path: path.to_path_buf(),
-            source,
-        })
+    let bytes = corrflow_io_em::encode_png_rgb(img).map_err(|source| RenderError::Png {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    std::fs::write(path, bytes).map_err(|e| RenderError::Png {
+        path: path.to_path_buf(),
+        source: image::ImageError::IoError(e),
+    })
 }
 
 /// [`render_hsi`] written to `path` as an 8-bit RGB PNG; returns what was drawn.

@@ -274,7 +274,7 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
         let (fh, fw, _) = figure.dim();
         out.new_dataset_builder()
             .chunk((fh.max(1), fw.max(1), 3))
-            .deflate(4)
+            .deflate(1)
             .with_data(&figure)
             .create(ROI_FIGURE_DATASET)?;
         Ok(())
@@ -333,8 +333,9 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
         let img = image::RgbImage::from_raw(w as u32, h as u32, raw)
             .ok_or_else(|| StageError::input(format!("'{ROI_FIGURE_DATASET}' is not RGB")))?;
         let path = ctx.path("organelles.png");
-        img.save_with_format(&path, image::ImageFormat::Png)
+        let png = corrflow_io_em::encode_png_rgb(&img)
             .map_err(|e| StageError::other(format!("{}: {e}", path.display())))?;
+        std::fs::write(&path, png).map_err(|e| StageError::io(&path, e))?;
         files.push(path);
         Ok(files)
     }

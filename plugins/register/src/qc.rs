@@ -62,8 +62,9 @@ fn pixel_indices(h: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Write the QC image as PNG (atomically: a temporary file, then rename).
 pub fn write_registration_png(path: &Path, img: &RgbImage) -> Result<(), String> {
     let tmp = path.with_extension(format!("png.tmp{}", std::process::id()));
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let png =
+        corrflow_io_em::encode_png_rgb(img).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&tmp, png).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 

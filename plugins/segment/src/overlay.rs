@@ -17,12 +17,11 @@
 //!   more pixel per 1024 px (at most 4); legend text is 8 px high up to 1024 px, scaled by the
 //!   same factor, so that both stay visible when a large image is viewed whole.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use corrflow_stage::StageError;
 use corrflow_types::{Instances, Mask, intensity};
-use image::{ImageFormat, Rgb, RgbImage};
+use image::{Rgb, RgbImage};
 use ndarray::{Array2, ArrayView2};
 
 /// Opacity of the instance fill (0–1).
@@ -261,10 +260,9 @@ pub fn write_overlay_png(
     instances: &Instances,
 ) -> Result<(), StageError> {
     let img = render_overlay(gray, instances);
-    let mut bytes = Cursor::new(Vec::new());
-    img.write_to(&mut bytes, ImageFormat::Png)
+    let bytes = corrflow_io_em::encode_png_rgb(&img)
         .map_err(|e| StageError::other(format!("{}: PNG encoding: {e}", path.display())))?;
-    crate::export::write_atomic(path, bytes.get_ref())
+    crate::export::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]
