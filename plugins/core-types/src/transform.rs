@@ -231,6 +231,32 @@ impl Transform2D {
         Ok(())
     }
 
+    /// Check that this EM → NanoSIMS transform was made for instances with `em_pixel_nm` pixels
+    /// and an ion stack with `nanosims_pixel_nm` pixels (relative tolerance 1e-6); the error says
+    /// which side does not fit.
+    pub fn check_pixel_sizes(
+        &self,
+        em_pixel_nm: f64,
+        nanosims_pixel_nm: f64,
+    ) -> Result<(), StageError> {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
+        if !close(self.from_pixel_size_nm, em_pixel_nm) {
+            return Err(StageError::input(format!(
+                "the transform starts from {} nm pixels but the instances have {} nm pixels: it \
+                 was made for another EM image",
+                self.from_pixel_size_nm, em_pixel_nm
+            )));
+        }
+        if !close(self.to_pixel_size_nm, nanosims_pixel_nm) {
+            return Err(StageError::input(format!(
+                "the transform maps to {} nm pixels but the ion stack has {} nm pixels: it was \
+                 made for another NanoSIMS image",
+                self.to_pixel_size_nm, nanosims_pixel_nm
+            )));
+        }
+        Ok(())
+    }
+
     /// Map a source pixel (x = column, y = row) to the target space. A point on the horizon of a
     /// projective transform (W = 0) maps to infinite or NaN coordinates.
     pub fn apply(&self, (x, y): (f64, f64)) -> (f64, f64) {

@@ -207,21 +207,7 @@ fn read_field(
     }
     let t = Transform2D::read(&ctx.input_group("transform")?)?;
     let (height, width, ions_px) = IonStack::read_raster(&ctx.input_group("ions")?)?;
-    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
-    if !close(t.from_pixel_size_nm, instances.pixel_size_nm) {
-        return Err(StageError::input(format!(
-            "the transform starts from {} nm pixels but the instances have {} nm pixels: it was \
-             made for another image",
-            t.from_pixel_size_nm, instances.pixel_size_nm
-        )));
-    }
-    if !close(t.to_pixel_size_nm, ions_px) {
-        return Err(StageError::input(format!(
-            "the transform maps to {} nm pixels but the ion stack has {} nm pixels: it was made \
-             for another NanoSIMS image",
-            t.to_pixel_size_nm, ions_px
-        )));
-    }
+    t.check_pixel_sizes(instances.pixel_size_nm, ions_px)?;
     Ok(Some(NanosimsField {
         em_to_nanosims: t,
         height,

@@ -98,13 +98,9 @@ impl<'a> Lattice<'a> {
         let (u0, v0) = (c0 as f64 - 0.5, r0 as f64 - 0.5);
         let (u1, v1) = (u0 + ww as f64, v0 + wh as f64);
         let corners = [(u0, v0), (u1, v0), (u0, v1), (u1, v1)].map(|p| inv.apply(p));
-        let lo = |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::INFINITY, f64::min);
-        let hi =
-            |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-        let (x_lo, x_hi, y_lo, y_hi) = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
-        if !(x_lo.is_finite() && x_hi.is_finite() && y_lo.is_finite() && y_hi.is_finite()) {
+        let Some((x_lo, x_hi, y_lo, y_hi)) = bounds(&corners) else {
             return full;
-        }
+        };
         for y in (y_lo.floor() as i64 - 1)..=(y_hi.ceil() as i64 + 1) {
             for x in (x_lo.floor() as i64 - 1)..=(x_hi.ceil() as i64 + 1) {
                 for k in 0..self.s {
@@ -193,19 +189,28 @@ impl<'a> Lattice<'a> {
     }
 }
 
+/// (min x, max x, min y, max y) of four points; `None` when one is not finite (the horizon of a
+/// projective map).
+fn bounds(points: &[(f64, f64); 4]) -> Option<(f64, f64, f64, f64)> {
+    let lo = |f: fn(&(f64, f64)) -> f64| points.iter().map(f).fold(f64::INFINITY, f64::min);
+    let hi = |f: fn(&(f64, f64)) -> f64| points.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+    let b = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
+    [b.0, b.1, b.2, b.3]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(b)
+}
+
 /// The window (first row, first column, height, width) of NanoSIMS pixels that can hold the image
 /// of a box with these mapped corners, clipped to the raster; `None` when it misses the raster.
 fn window_of(
     corners: &[(f64, f64); 4],
     (h, w): (usize, usize),
 ) -> Option<(usize, usize, usize, usize)> {
-    let lo = |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::INFINITY, f64::min);
-    let hi = |f: fn(&(f64, f64)) -> f64| corners.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-    let (u0, u1, v0, v1) = (lo(|p| p.0), hi(|p| p.0), lo(|p| p.1), hi(|p| p.1));
-    if !(u0.is_finite() && u1.is_finite() && v0.is_finite() && v1.is_finite()) {
+    let Some((u0, u1, v0, v1)) = bounds(corners) else {
         // A projective map's horizon crosses the box: search the whole raster.
         return (h > 0 && w > 0).then_some((0, 0, h, w));
-    }
+    };
     let clip = |a: f64, n: usize| (a + 0.5).floor().clamp(0.0, n as f64) as usize;
     let (c0, c1) = (clip(u0, w), (clip(u1, w) + 1).min(w));
     let (r0, r1) = (clip(v0, h), (clip(v1, h) + 1).min(h));

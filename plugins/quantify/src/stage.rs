@@ -177,7 +177,7 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
         let instances = Instances::read(&inst_group)?;
         let t = Transform2D::read(&ctx.input_group("transform")?)?;
         let stack = IonStack::read(&ctx.input_group("ions")?)?;
-        check_spaces(&instances, &t, &stack)?;
+        t.check_pixel_sizes(instances.pixel_size_nm, stack.pixel_size_nm)?;
         let num = stack.mass_index(&p.numerator)?;
         let den = stack.mass_index(&p.denominator)?;
         // Counts per mass summed over planes: (masses, height, width).
@@ -339,26 +339,6 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
         files.push(path);
         Ok(files)
     }
-}
-
-/// The instances, transform and ion stack must describe the same two images.
-fn check_spaces(inst: &Instances, t: &Transform2D, stack: &IonStack) -> Result<(), StageError> {
-    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
-    if !close(t.from_pixel_size_nm, inst.pixel_size_nm) {
-        return Err(StageError::input(format!(
-            "the transform starts from {} nm pixels but the instances have {} nm pixels: it was \
-             made for another EM image",
-            t.from_pixel_size_nm, inst.pixel_size_nm
-        )));
-    }
-    if !close(t.to_pixel_size_nm, stack.pixel_size_nm) {
-        return Err(StageError::input(format!(
-            "the transform maps to {} nm pixels but the ion stack has {} nm pixels: it was made \
-             for another NanoSIMS image",
-            t.to_pixel_size_nm, stack.pixel_size_nm
-        )));
-    }
-    Ok(())
 }
 
 /// One row per organelle.
