@@ -1325,8 +1325,8 @@ mod tests {
         assert!(html.contains("<h3>s1</h3>") && !html.contains("<h3>s2</h3>"));
         assert!(html.contains("Segmentation: 2 instance(s) (mito: 1, er: 1)."));
         assert!(html.contains("RMS 12.5 nm, confidence 0.9."));
-        // The 1000 px wide QC image is reduced to 800 px.
-        assert!(html.contains("width=\"800\" height=\"24\" alt=\"registration overlay\""));
+        // The 1000 px wide QC image is reduced by 2 (block means) to fit 800 px.
+        assert!(html.contains("width=\"500\" height=\"15\" alt=\"registration overlay\""));
         assert!(html.contains("alt=\"organelles coloured by ratio\""));
         assert!(html.contains("alt=\"HSI image\""));
         // Provenance: the graph, the params (escaped), the cache keys.
