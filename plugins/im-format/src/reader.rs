@@ -500,7 +500,16 @@ impl Pixel for f32 {
 fn decode<T: Pixel>(src: &[u8], dst: &mut [T], bpp: usize, order: ByteOrder) {
     match (bpp, order) {
         (2, ByteOrder::Big) => {
-            for (d, c) in dst.iter_mut().zip(src.chunks_exact(2)) {
+            // Blocks of 16 pixels: a fixed trip count lets the byte swap and widening vectorise
+            // (the plain zip ran at about 60 % of the little-endian u32 path's bytes/s).
+            let (d16, d_rest) = dst.split_at_mut(dst.len() / 16 * 16);
+            for (d, c) in d16.chunks_exact_mut(16).zip(src.chunks_exact(32)) {
+                for k in 0..16 {
+                    d[k] = T::from_count(u32::from(u16::from_be_bytes([c[2 * k], c[2 * k + 1]])));
+                }
+            }
+            let rest = &src[d16.len() * 2..];
+            for (d, c) in d_rest.iter_mut().zip(rest.chunks_exact(2)) {
                 *d = T::from_count(u16::from_be_bytes([c[0], c[1]]) as u32);
             }
         }
@@ -525,10 +534,22 @@ fn decode<T: Pixel>(src: &[u8], dst: &mut [T], bpp: usize, order: ByteOrder) {
 /// Sum of one image's pixels straight from the bytes.
 fn sum(src: &[u8], bpp: usize, order: ByteOrder) -> u64 {
     match (bpp, order) {
-        (2, ByteOrder::Big) => src
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u64)
-            .sum(),
+        (2, ByteOrder::Big) => {
+            src.chunks_exact(32)
+                .map(|c| {
+                    // u32 lanes in blocks of 16 (see `decode`): at most 16 × 65535, no overflow.
+                    (0..16)
+                        .map(|k| u32::from(u16::from_be_bytes([c[2 * k], c[2 * k + 1]])))
+                        .sum::<u32>() as u64
+                })
+                .sum::<u64>()
+                + src
+                    .chunks_exact(32)
+                    .remainder()
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]) as u64)
+                    .sum::<u64>()
+        }
         (2, ByteOrder::Little) => src
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]) as u64)
@@ -541,5 +562,31 @@ fn sum(src: &[u8], bpp: usize, order: ByteOrder) -> u64 {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64)
             .sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The blocked big-endian u16 paths against a pixel-by-pixel reading, for lengths around
+    /// the block size.
+    #[test]
+    fn big_endian_u16_decode_and_sum() {
+        for n in [0usize, 1, 15, 16, 17, 33, 100] {
+            let src: Vec<u8> = (0..2 * n).map(|i| (i * 37 % 251) as u8).collect();
+            let expected: Vec<u32> = src
+                .chunks_exact(2)
+                .map(|c| u32::from(c[0]) * 256 + u32::from(c[1]))
+                .collect();
+            let mut got = vec![0u32; n];
+            decode(&src, &mut got, 2, ByteOrder::Big);
+            assert_eq!(got, expected, "n = {n}");
+            let mut as_f32 = vec![0f32; n];
+            decode(&src, &mut as_f32, 2, ByteOrder::Big);
+            assert!(as_f32.iter().zip(&expected).all(|(a, b)| *a == *b as f32));
+            let total: u64 = expected.iter().map(|&v| u64::from(v)).sum();
+            assert_eq!(sum(&src, 2, ByteOrder::Big), total, "n = {n}");
+        }
     }
 }
