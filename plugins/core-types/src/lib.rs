@@ -11,6 +11,7 @@
 
 pub mod coco;
 pub mod em_image;
+pub mod figure;
 pub mod instances;
 pub mod intensity;
 pub mod ion_stack;

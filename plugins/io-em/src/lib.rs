@@ -49,10 +49,10 @@
 
 mod convert;
 mod error;
+mod figure_encode;
 mod inspect;
 mod meta;
 mod png_read;
-mod png_write;
 mod stage;
 pub use inspect::EmInspector;
 mod tiff_read;
@@ -66,7 +66,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 pub use error::{EmReadError, EmWriteError};
-pub use png_write::encode_png_rgb;
+pub use figure_encode::{JPEG_QUALITY, encode_jpeg_rgb, encode_png_rgb, reduce_to_width};
 pub use write::{
     TiffCompression, TiffSample, TiffWriteOptions, write_tiff, write_tiff_f32, write_tiff_u8,
     write_tiff_u16, write_tiff_u32,

@@ -9,8 +9,9 @@ use ndarray::{Array2, Array3, ArrayView2};
 
 use crate::coverage::Coverage;
 
-/// Dataset (in the `ratio` output group) of the organelle figure: RGB u8 (height, width, 3).
-pub const ROI_FIGURE_DATASET: &str = "organelles_rgb";
+/// Figure (in the `ratio` output group; [`corrflow_types::figure`] layout: PNG bytes and a JPEG
+/// preview) of the organelles coloured by their ratio on the EM image.
+pub const ROI_FIGURE: &str = "organelles";
 
 /// Longest side of the organelle figure (px): large EM images are shown reduced.
 const FIGURE_MAX_SIDE: usize = 1024;

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use corrflow_nanosims::colorbar::ColorbarOptions;
 use corrflow_nanosims::hsi::{HsiOptions, RatioImageOptions, render_hsi_png, render_ratio_png};
 use corrflow_nanosims::{RATIO_IMAGE, RatioImage};
+use corrflow_stage::hdf5::Group;
 use corrflow_stage::{
     ExportContext, ParamError, PortSpec, Ports, RunContext, StageError, TypedStage,
 };
+use corrflow_types::figure::{EncodedImage, PREVIEW_MAX_WIDTH, read_figure, write_figure};
 use corrflow_types::{Column, Instances, IonStack, Table, TableColumn, Transform2D, types};
 use ndarray::{Array2, Array3, Axis};
 use rayon::prelude::*;
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coverage::{Coverage, Lattice};
 use crate::measure::{NATURAL_15N_14N, References, WeightedCounts, measures};
-use crate::qc::{ROI_FIGURE_DATASET, organelle_figure, restricted_ratio};
+use crate::qc::{ROI_FIGURE, organelle_figure, restricted_ratio};
 
 /// Parameters of `quantify.ratio`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -83,7 +85,7 @@ pub struct QuantifyRatio;
 impl TypedStage for QuantifyRatio {
     type Params = QuantifyParams;
     const ID: &'static str = "quantify.ratio";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     const DOC: &'static str = "Per-organelle isotope ratio (default 12C15N/12C14N): each mask is \
 mapped into the NanoSIMS raster through the registration with area-weighted pixel coverage \
 (optionally eroded by margin_nm), and the counts of every mass are summed over planes and \
@@ -271,13 +273,7 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
             p.ratio_range,
             &format!("{}/{}", p.numerator, p.denominator),
         )?;
-        let (fh, fw, _) = figure.dim();
-        out.new_dataset_builder()
-            .chunk((fh.max(1), fw.max(1), 3))
-            .deflate(1)
-            .with_data(&figure)
-            .create(ROI_FIGURE_DATASET)?;
-        Ok(())
+        store_figure(&out, ROI_FIGURE, figure)
     }
 
     /// `NODE.csv` (the organelles), `NODE.ratio.png` and `NODE.hsi.png` (the ratio image
@@ -327,18 +323,41 @@ organelles coloured by their ratio on the EM image (NODE.organelles.png).";
                 .map_err(|e| StageError::other(e.to_string()))?;
             files.extend([png, hsi]);
         }
-        let fig: Array3<u8> = g.dataset(ROI_FIGURE_DATASET)?.read()?;
-        let (h, w, _) = fig.dim();
-        let raw = fig.as_standard_layout().iter().copied().collect();
-        let img = image::RgbImage::from_raw(w as u32, h as u32, raw)
-            .ok_or_else(|| StageError::input(format!("'{ROI_FIGURE_DATASET}' is not RGB")))?;
+        let fig = read_figure(&g, ROI_FIGURE)?.ok_or_else(|| {
+            StageError::input(format!("the 'ratio' group has no '{ROI_FIGURE}' figure"))
+        })?;
         let path = ctx.path("organelles.png");
-        let png = corrflow_io_em::encode_png_rgb(&img)
-            .map_err(|e| StageError::other(format!("{}: {e}", path.display())))?;
-        std::fs::write(&path, png).map_err(|e| StageError::io(&path, e))?;
+        std::fs::write(&path, fig.bytes).map_err(|e| StageError::io(&path, e))?;
         files.push(path);
         Ok(files)
     }
+}
+
+/// Store an RGB figure (height, width, 3) as PNG bytes with a JPEG preview.
+fn store_figure(g: &Group, name: &str, figure: Array3<u8>) -> Result<(), StageError> {
+    let (h, w, _) = figure.dim();
+    let raw = figure
+        .as_standard_layout()
+        .into_owned()
+        .into_raw_vec_and_offset()
+        .0;
+    let img = image::RgbImage::from_raw(w as u32, h as u32, raw)
+        .ok_or_else(|| StageError::other(format!("figure '{name}' is not RGB")))?;
+    let encoding = |e: image::ImageError| StageError::other(format!("figure '{name}': {e}"));
+    let full = EncodedImage {
+        format: "PNG".into(),
+        bytes: corrflow_io_em::encode_png_rgb(&img).map_err(encoding)?,
+        width: img.width(),
+        height: img.height(),
+    };
+    let small = corrflow_io_em::reduce_to_width(img, PREVIEW_MAX_WIDTH);
+    let preview = EncodedImage {
+        format: "JPEG".into(),
+        bytes: corrflow_io_em::encode_jpeg_rgb(&small).map_err(encoding)?,
+        width: small.width(),
+        height: small.height(),
+    };
+    write_figure(g, name, &full, &preview)
 }
 
 /// One row per organelle.

@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::html::{escape, fmt_num, fmt_p, num_values, shown_units, table_html, text_values};
-use crate::images::{Encoding, img_tag, png_bytes, read_rgb};
+use crate::images::{Encoding, encoded_img_tag, img_tag, png_bytes, read_rgb};
 use crate::plot::{PlotData, render_rgb, render_svg};
 
 /// Port type of the report output.
@@ -36,11 +36,11 @@ pub const PLOT_PNG_DATASET: &str = "plot_png";
 /// Attribute of the `report` group: the plot's file name part (`ratio_by_class`).
 pub const PLOT_NAME_ATTR: &str = "plot_name";
 
-/// Dataset of quantify.ratio's organelle figure in its `ratio` group (quantify's
-/// `ROI_FIGURE_DATASET`; named here to keep this crate independent of quantify).
-pub const ORGANELLES_DATASET: &str = "organelles_rgb";
-/// Widest per-sample figure in the page (px).
-const FIGURE_MAX_WIDTH: u32 = 800;
+/// quantify.ratio's organelle figure in its `ratio` group ([`corrflow_types::figure`] layout;
+/// quantify's `ROI_FIGURE`, named here to keep this crate independent of quantify).
+pub const ORGANELLES_FIGURE: &str = "organelles";
+/// Widest per-sample figure in the page (px): the width of stored previews.
+const FIGURE_MAX_WIDTH: u32 = corrflow_types::figure::PREVIEW_MAX_WIDTH;
 /// Rows of a full table shown in the page.
 const MAX_TABLE_ROWS: usize = 2000;
 
@@ -816,14 +816,9 @@ fn quant_figures(g: &Group) -> Result<String, StageError> {
     let r = RatioImage::read(g)?;
     let label = format!("{}/{}", r.numerator, r.denominator);
     let mut s = String::new();
-    if let Some(img) = read_rgb(g, ORGANELLES_DATASET)? {
+    if let Some(preview) = corrflow_types::figure::read_preview(g, ORGANELLES_FIGURE)? {
         s.push_str(&figure(
-            &img_tag(
-                img,
-                FIGURE_MAX_WIDTH,
-                "organelles coloured by ratio",
-                Encoding::Jpeg,
-            )?,
+            &encoded_img_tag(&preview, "organelles coloured by ratio")?,
             &escape(&format!("Organelles coloured by {label} on the EM image.")),
         ));
     }
@@ -1217,10 +1212,28 @@ mod tests {
         }
         .write(&g)
         .unwrap();
-        g.new_dataset_builder()
-            .with_data(&Array3::<u8>::from_elem((20, 30, 3), 128))
-            .create(ORGANELLES_DATASET)
-            .unwrap();
+        let jpeg = crate::images::jpeg_bytes(&image::RgbImage::from_pixel(
+            30,
+            20,
+            image::Rgb([128, 128, 128]),
+        ))
+        .unwrap();
+        let encoded = |format: &str, bytes: Vec<u8>| corrflow_types::figure::EncodedImage {
+            format: format.into(),
+            bytes,
+            width: 30,
+            height: 20,
+        };
+        corrflow_types::figure::write_figure(
+            &g,
+            ORGANELLES_FIGURE,
+            &encoded(
+                "PNG",
+                crate::images::png_bytes(&image::RgbImage::new(30, 20)).unwrap(),
+            ),
+            &encoded("JPEG", jpeg),
+        )
+        .unwrap();
         f.close().unwrap();
         let both = |group: &str| {
             InputBinding::PerSample(vec![
