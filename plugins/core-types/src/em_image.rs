@@ -115,7 +115,13 @@ impl EmImage {
             (_, true) => Storage::U8,
             _ => Storage::F32,
         };
-        let data: Array2<f32> = ds.read_2d()?;
+        // Integer images are read as stored and widened here: HDF5's own type conversion runs
+        // under the library's global lock, which serialised parallel tasks reading images.
+        let data: Array2<f32> = match storage {
+            Storage::U16 => ds.read_2d::<u16>()?.mapv(f32::from),
+            Storage::U8 => ds.read_2d::<u8>()?.mapv(f32::from),
+            Storage::F32 => ds.read_2d()?,
+        };
         let pixel_size_nm = h5::get_f64(g, "pixel_size_nm")?;
         let source = h5::get_str(g, "source")?;
         let mut img = Self::new(data, pixel_size_nm, source)?;
