@@ -100,7 +100,7 @@ pub struct ReportHtml;
 impl TypedStage for ReportHtml {
     type Params = ReportParams;
     const ID: &'static str = "report.html";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     const SCOPE: Scope = Scope::Aggregate;
     const DOC: &'static str = "A self-contained HTML report of the run (inline CSS, images as \
 data URIs, inline SVG: it opens offline and can be mailed as one file). In order: the title, \
