@@ -748,7 +748,11 @@ fn segmentation_figure(g: &Group) -> Result<String, StageError> {
     } else {
         Array2::zeros((inst.height, inst.width))
     };
-    let img = corrflow_segment::overlay::render_overlay(gray.view(), &inst);
+    let img = corrflow_segment::overlay::render_overlay_preview(
+        gray.view(),
+        &inst,
+        FIGURE_MAX_WIDTH as usize,
+    );
     let mut per_class = vec![0usize; inst.class_names.len()];
     for i in &inst.instances {
         if let Some(n) = per_class.get_mut(i.class_id as usize) {

@@ -207,6 +207,104 @@ fn outline(mask: &Array2<bool>, t: usize) -> Array2<bool> {
     edges
 }
 
+/// A reduced overlay for previews (the HTML report), at most `max_width` px wide legend included:
+/// the image reduced by the smallest integer factor k that fits, with the legend panel at its
+/// smallest text size.
+///
+/// Drawn at the reduced size rather than drawn in full and reduced (k² times less work): each
+/// preview pixel is the mean gray of its k × k block; its label is the label of the block's
+/// centre pixel (as [`Instances::label_image`] decides overlaps: higher score, then lower index),
+/// filled as in [`render_instances`]; a labelled preview pixel whose 4-neighbour has another
+/// label (or lies outside the image) is drawn in full class colour as the outline. With k = 1 it
+/// is the full-size image with one-pixel outlines of the visible label regions.
+pub fn render_overlay_preview(
+    gray: ArrayView2<'_, u8>,
+    instances: &Instances,
+    max_width: usize,
+) -> RgbImage {
+    let (h, w) = gray.dim();
+    let entries = legend_entries(instances);
+    let legend = (!entries.is_empty()).then(|| render_legend(&entries, 1));
+    let room = max_width
+        .saturating_sub(legend.as_ref().map_or(0, |l| l.width() as usize))
+        .max(1);
+    let k = w.div_ceil(room).max(1);
+    let (ph, pw) = (h.div_ceil(k), w.div_ceil(k));
+    // Block means of the gray image.
+    let mut mean = vec![0u8; ph * pw];
+    let mut sums = vec![0u32; pw];
+    for (by, rows) in gray.axis_chunks_iter(ndarray::Axis(0), k).enumerate() {
+        sums.fill(0);
+        for row in rows.rows() {
+            for (c, &v) in row.iter().enumerate() {
+                sums[c / k] += u32::from(v);
+            }
+        }
+        let bh = rows.nrows();
+        for (bx, s) in sums.iter().enumerate() {
+            let n = (bh * (w - bx * k).min(k)) as u32;
+            mean[by * pw + bx] = ((s + n / 2) / n) as u8;
+        }
+    }
+    // Labels of the block centres: instances in label-image order (higher score first, stable),
+    // each taking the centres of its mask that no earlier one took.
+    let centre = |b: usize, len: usize| (b * k + k / 2).min(len - 1);
+    let mut labels = vec![0u32; ph * pw];
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    order.sort_by(|&a, &b| {
+        instances.instances[b]
+            .score
+            .total_cmp(&instances.instances[a].score)
+    });
+    for i in order {
+        let m = &instances.instances[i].mask;
+        let (mh, mw) = m.data.dim();
+        for by in m.y0 / k..(m.y0 + mh).div_ceil(k).min(ph) {
+            let y = centre(by, h);
+            if y < m.y0 || y >= m.y0 + mh {
+                continue;
+            }
+            for bx in m.x0 / k..(m.x0 + mw).div_ceil(k).min(pw) {
+                let x = centre(bx, w);
+                let l = &mut labels[by * pw + bx];
+                if *l == 0 && x >= m.x0 && x < m.x0 + mw && m.data[[y - m.y0, x - m.x0]] {
+                    *l = i as u32 + 1;
+                }
+            }
+        }
+    }
+    let mut raw = Vec::with_capacity(ph * pw * 3);
+    for y in 0..ph {
+        for x in 0..pw {
+            let (v, l) = (mean[y * pw + x], labels[y * pw + x]);
+            if l == 0 {
+                raw.extend_from_slice(&[v, v, v]);
+                continue;
+            }
+            let color = class_color(instances.instances[l as usize - 1].class_id);
+            let other = |yy: Option<usize>, xx: Option<usize>| match (yy, xx) {
+                (Some(yy), Some(xx)) if yy < ph && xx < pw => labels[yy * pw + xx] != l,
+                _ => true,
+            };
+            let edge = other(y.checked_sub(1), Some(x))
+                || other(Some(y + 1), Some(x))
+                || other(Some(y), x.checked_sub(1))
+                || other(Some(y), Some(x + 1));
+            if edge {
+                raw.extend_from_slice(&color);
+            } else {
+                raw.extend_from_slice(&blend(Rgb([v, v, v]), color, FILL_ALPHA).0);
+            }
+        }
+    }
+    let image = RgbImage::from_raw(pw as u32, ph as u32, raw)
+        .unwrap_or_else(|| unreachable!("pw × ph × 3 bytes"));
+    match legend {
+        Some(legend) => beside(image, &legend),
+        None => image,
+    }
+}
+
 /// [`render_instances`] with a legend panel to the right of the image (white, classes that have
 /// instances: swatch and `name (count)`). The canvas is (width + panel width) ×
 /// max(height, panel height); without instances it is the gray image alone.
@@ -216,12 +314,18 @@ pub fn render_overlay(gray: ArrayView2<'_, u8>, instances: &Instances) -> RgbIma
     if entries.is_empty() {
         return image;
     }
-    let s = scale_for(gray.nrows(), gray.ncols());
-    let legend = render_legend(&entries, s);
+    beside(
+        image,
+        &render_legend(&entries, scale_for(gray.nrows(), gray.ncols())),
+    )
+}
+
+/// `image` and `legend` side by side on a white canvas.
+fn beside(image: RgbImage, legend: &RgbImage) -> RgbImage {
     let (w, h) = (image.width(), image.height());
     let mut canvas = RgbImage::from_pixel(w + legend.width(), h.max(legend.height()), WHITE);
     paste_at_column(&mut canvas, &image, 0);
-    paste_at_column(&mut canvas, &legend, w);
+    paste_at_column(&mut canvas, legend, w);
     canvas
 }
 
@@ -371,6 +475,67 @@ mod tests {
                 assert_eq!(outline(&mask, t), expected, "t = {t}");
             }
         }
+    }
+
+    /// The preview against its definition: block-mean gray, the label image at block centres,
+    /// fill and outline colours, and the width limit with the legend.
+    #[test]
+    fn preview_is_the_reduced_overlay() {
+        let (h, w) = (40usize, 50usize);
+        let gray = Array2::from_shape_fn((h, w), |(r, c)| ((r * 7 + c * 3) % 256) as u8);
+        let mut inst = one(h, w, 1, Mask::new(6, 9, Array2::from_elem((20, 24), true)));
+        inst.instances.push(corrflow_types::Instance {
+            class_id: 0,
+            score: 0.95,
+            bbox: [20.0, 15.0, 40.0, 30.0],
+            mask: Mask::new(20, 15, Array2::from_elem((15, 20), true)),
+        });
+        let labels = inst.label_image();
+        let legend_w = render_legend(&legend_entries(&inst), 1).width() as usize;
+        let preview = render_overlay_preview(gray.view(), &inst, 17 + legend_w); // k = 3
+        let k = 3;
+        let (ph, pw) = (h.div_ceil(k), w.div_ceil(k));
+        assert_eq!(preview.width() as usize, pw + legend_w);
+        assert!(preview.height() as usize >= ph);
+        let label_at =
+            |y: usize, x: usize| labels[[(y * k + 1).min(h - 1), (x * k + 1).min(w - 1)]];
+        for y in 0..ph {
+            for x in 0..pw {
+                let block = gray.slice(ndarray::s![
+                    y * k..(y * k + k).min(h),
+                    x * k..(x * k + k).min(w)
+                ]);
+                let m = (block.iter().map(|&v| f64::from(v)).sum::<f64>() / block.len() as f64)
+                    .round() as u8;
+                let l = label_at(y, x);
+                let px = preview.get_pixel(x as u32, y as u32).0;
+                if l == 0 {
+                    assert_eq!(px, [m, m, m], "({y}, {x})");
+                    continue;
+                }
+                let color = class_color(inst.instances[l as usize - 1].class_id);
+                let edge = [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)]
+                    .iter()
+                    .any(|(dy, dx)| {
+                        let (yy, xx) = (y as i64 + dy, x as i64 + dx);
+                        yy < 0
+                            || xx < 0
+                            || yy >= ph as i64
+                            || xx >= pw as i64
+                            || label_at(yy as usize, xx as usize) != l
+                    });
+                let want = if edge {
+                    color
+                } else {
+                    blend(Rgb([m, m, m]), color, FILL_ALPHA).0
+                };
+                assert_eq!(px, want, "({y}, {x}) label {l}");
+            }
+        }
+        // Without instances: the reduced gray image alone; k = 1 when it fits.
+        let empty = Instances::new(h, w, 1.0, vec!["c0".into()], vec![]).unwrap();
+        let plain = render_overlay_preview(gray.view(), &empty, 100);
+        assert_eq!(plain.dimensions(), (w as u32, h as u32));
     }
 
     #[test]
