@@ -11,7 +11,8 @@
 //! SEG_BENCH_MODEL=path/to/model.onnx SEG_BENCH_RUNS=50 SEG_BENCH_THREADS=2 \
 //!     cargo bench -p corrflow-segment --bench segment
 //! ```
-//! Each figure is the median of N runs after 3 warm-up runs.
+//! Each figure is the median of N runs after 3 warm-up runs; the raw and corrflow per-tile runs
+//! alternate, so that load on a shared machine falls on both alike.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +41,32 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
         .collect();
     t.sort();
     t[runs / 2]
+}
+
+/// Medians of `f` and `g` timed alternately (f, g, f, g, …), so that load that comes and goes
+/// on a shared machine falls on both alike; 3 warm-up runs of each first.
+fn medians_interleaved(
+    mut f: impl FnMut(),
+    mut g: impl FnMut(),
+    runs: usize,
+) -> (Duration, Duration) {
+    for _ in 0..3 {
+        f();
+        g();
+    }
+    let time = |h: &mut dyn FnMut()| {
+        let s = Instant::now();
+        h();
+        s.elapsed()
+    };
+    let (mut tf, mut tg) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        tf.push(time(&mut f));
+        tg.push(time(&mut g));
+    }
+    tf.sort();
+    tg.sort();
+    (tf[runs / 2], tg[runs / 2])
 }
 
 fn ms(d: Duration) -> f64 {
@@ -103,7 +130,9 @@ fn main() {
     )
     .expect("input");
     let input_name = model.info().input_name.clone();
-    let t_raw = median(
+    let predictor = Predictor::new(Arc::clone(&model), PredictOptions::default());
+    let mut n = 0;
+    let (t_raw, t_full) = medians_interleaved(
         || {
             let tensor = TensorRef::from_array_view(input.view()).expect("tensor");
             let out = raw
@@ -111,11 +140,6 @@ fn main() {
                 .expect("run");
             std::hint::black_box(out);
         },
-        runs,
-    );
-    let predictor = Predictor::new(Arc::clone(&model), PredictOptions::default());
-    let mut n = 0;
-    let t_full = median(
         || {
             n = predictor
                 .predict_window(tile.view())
