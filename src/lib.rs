@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod crashpoint;
 pub mod diagnostic;
 pub mod exec;
 pub mod graph;

@@ -10,6 +10,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    crate::crashpoint::hit("atomic.written");
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
 }

@@ -165,11 +165,14 @@ impl Store {
         let shard = self.shard(&pending.key);
         std::fs::create_dir_all(&shard).map_err(io(&shard))?;
         let target = shard.join(&name);
+        crate::crashpoint::hit("commit.synced");
         rename_durable(data, &target).map_err(io(&target))?;
+        crate::crashpoint::hit("commit.renamed");
         let mpath = self.manifest_path(&pending.key);
         let bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| io(&mpath)(std::io::Error::other(e)))?;
         write_atomic(&mpath, &bytes).map_err(io(&mpath))?;
+        crate::crashpoint::hit("commit.done");
         Ok(manifest)
     }
 
@@ -227,7 +230,8 @@ impl Store {
         keys
     }
 
-    /// Remove entries no ref points at, data files no manifest names, and stale temp files.
+    /// Remove entries no ref points at, data files no manifest names, and stale temp files (in
+    /// `tmp/`, and the `.tmp-*` files of atomic writes anywhere in the cache).
     /// Files younger than `grace` are left alone (they may belong to a run in progress).
     pub fn gc(&self, grace: Duration, dry_run: bool) -> Result<GcReport, StoreError> {
         let live = self.live_keys();
@@ -274,6 +278,15 @@ impl Store {
         }
         for p in walk(&self.root.join("tmp")) {
             if old(&p) {
+                report.remove(&p, dry_run);
+            }
+        }
+        // Temp files of atomic writes (manifests, refs, the memo) left by a killed run.
+        for p in walk(&self.root) {
+            let stale_tmp = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"));
+            if stale_tmp && old(&p) {
                 report.remove(&p, dry_run);
             }
         }

@@ -421,6 +421,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     let node = &sh.g.nodes[task.node];
     let inputs = bindings(sh, t)?;
     let pending = sh.store.begin(&task.key).map_err(|e| e.to_string())?;
+    crate::crashpoint::hit("compute.start");
     let start = Instant::now();
     let sample = task.sample.map(|s| &sh.plan.infos[s]);
     let lineage = (node.scope() == corrflow_stage::Scope::Aggregate).then(|| lineage(sh, t));
@@ -437,6 +438,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
         ctx.lineage = lineage.as_ref();
         let r =
             std::panic::catch_unwind(AssertUnwindSafe(|| node.stage.run(&node.params, &mut ctx)));
+        crate::crashpoint::hit("compute.written");
         let warnings = ctx.take_warnings();
         let closed = ctx.close_output();
         match r {
@@ -514,6 +516,7 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
         .stage
         .export(&node.params, &ctx)
         .map_err(|e| format!("export: {e}"))?;
+    crate::crashpoint::hit("export.written");
     sh.exports.record(&item, &task.key, &files);
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! Killing a run at random points never corrupts the cache: the rerun completes and its results
 //! are bit-identical to a clean run. A corrupted entry is detected and recomputed.
+//!
+//! Two ways of killing: SIGKILL from outside at timed moments (wherever the run happens to be), and
+//! SIGKILL from inside at chosen points of the commit protocol (`CORRFLOW_CRASH_AT`, see
+//! `src/crashpoint.rs`), which timed kills reach only by luck.
 
 use std::process::Command;
 use std::time::Duration;
@@ -81,6 +85,138 @@ fn kill_during_run_then_rerun_gives_identical_results() {
     );
     // Entries are bit-identical too: the same keys with the same checksums.
     assert_eq!(checksums(&exp), checksums(&clean));
+}
+
+/// The crash points of `src/crashpoint.rs` and how many times each is passed per task at most
+/// (an atomic write happens for each manifest, ref and the export record).
+const POINTS: [(&str, u64); 7] = [
+    ("compute.start", 1),
+    ("compute.written", 1),
+    ("commit.synced", 1),
+    ("commit.renamed", 1),
+    ("atomic.written", 2),
+    ("commit.done", 1),
+    ("export.written", 1),
+];
+
+#[test]
+fn sigkill_at_twenty_random_points_of_the_commit_protocol() {
+    let clean = Exp::new();
+    clean.samples(6, 96);
+    clean.write("pipeline.yaml", SLOW);
+    clean.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
+    let expected = clean.results();
+
+    let exp = Exp::new();
+    exp.samples(6, 96);
+    exp.write("pipeline.yaml", SLOW);
+    // Points in turn; a fixed-seed LCG picks the hit that fires (early or late tasks): the same
+    // 20 kills on every run of the test, each point killed at two or three times.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let mut kills = Vec::new();
+    let mut attempts = 0;
+    while kills.len() < 20 {
+        attempts += 1;
+        assert!(attempts <= 60, "only {} kills in 60 runs", kills.len());
+        let (point, per_task) = POINTS[kills.len() % POINTS.len()];
+        let hit = 1 + next(3 * per_task);
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "pipeline.yaml", "-j", "2", "-q"])
+            .current_dir(exp.dir.path())
+            .env("CORRFLOW_CRASH_AT", format!("{point}:{hit}"))
+            .stderr(std::process::Stdio::null());
+        let status = cmd.status().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() == Some(libc_sigkill()) {
+            kills.push(format!("{point}:{hit}"));
+        } else {
+            assert!(
+                status.success(),
+                "a run that was not killed must succeed ({status})"
+            );
+            // Everything is done: start again from an empty cache so that kills keep landing.
+            std::fs::remove_dir_all(exp.path(".corrflow")).unwrap();
+            std::fs::remove_dir_all(exp.path("results")).ok();
+        }
+        // No half-written entry is ever visible: every manifest names a complete data file whose
+        // checksum matches, and status reads the cache (every task fresh or missing).
+        for (m, data) in exp.manifests() {
+            let bytes = std::fs::read(&data).unwrap_or_else(|e| {
+                panic!(
+                    "after a kill at {point}:{hit}, {} is missing: {e}",
+                    data.display()
+                )
+            });
+            assert_eq!(
+                blake3::hash(&bytes).to_hex().to_string(),
+                m["checksum"].as_str().unwrap(),
+                "after a kill at {point}:{hit}, {} does not match its manifest",
+                data.display()
+            );
+        }
+        for (_, _, state, _) in exp.status("pipeline.yaml") {
+            assert!(state == "fresh" || state == "missing", "{state}");
+        }
+    }
+    // Every point was hit at least once among the kills.
+    for (point, _) in POINTS {
+        assert!(
+            kills.iter().any(|k| k.starts_with(point)),
+            "no kill at {point}: {kills:?}"
+        );
+    }
+    exp.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
+    assert!(
+        exp.status("pipeline.yaml")
+            .iter()
+            .all(|(_, _, s, _)| s == "fresh")
+    );
+    assert_eq!(
+        exp.results(),
+        expected,
+        "results after 20 kills equal a clean run's"
+    );
+    assert_eq!(
+        checksums(&exp),
+        checksums(&clean),
+        "entries are bit-identical"
+    );
+    // The leftovers of the kills (temp files) are garbage that gc removes once old.
+    exp.run(&["gc", "pipeline.yaml", "--grace", "0"]).ok();
+    let leftovers: Vec<_> = walk(&exp.path(".corrflow/cache"))
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with(".tmp-") || p.parent().is_some_and(|d| d.ends_with("tmp"))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "gc left {leftovers:?}");
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 12));
+}
+
+fn libc_sigkill() -> i32 {
+    9
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Number of committed entries (manifests) in the experiment's cache.
