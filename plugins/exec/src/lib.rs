@@ -13,12 +13,16 @@
 //! ```
 //! The program writes `output.file` as an HDF5 file with one group per output port (h5py:
 //! `with h5py.File(req["output"]["file"], "w") as f: g = f.create_group("result")`), and exits 0.
-//! A line `corrflow:warning: TEXT` on its standard output becomes a warning of the task. A non-zero
-//! exit fails the task with the end of the program's standard error. The declared `version` enters the
-//! cache key: bump it whenever the program's results change.
+//! A line `corrflow:warning: TEXT` on its standard output becomes a warning of the task (at most
+//! 100 per run, each cut at 4 KiB; bytes that are not UTF-8 show as U+FFFD). A non-zero exit fails
+//! the task with the end of the program's standard error (its last 40 lines, from at most its last
+//! 64 KiB). Everything else the program writes is read and dropped, in bounded memory (see
+//! [`output`]). The declared `version` enters the cache key: bump it whenever the program's
+//! results change.
+
+pub mod output;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -245,18 +249,18 @@ fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
     let mut out_pipe = child.stdout.take();
     let mut err_pipe = child.stderr.take();
     let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
+        let mut s = output::WarningScanner::new();
         if let Some(p) = out_pipe.as_mut() {
-            let _ = p.read_to_string(&mut s);
+            s.read_from(p);
         }
-        s
+        s.finish()
     });
     let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
+        let mut t = output::StderrTail::new();
         if let Some(p) = err_pipe.as_mut() {
-            let _ = p.read_to_string(&mut s);
+            t.read_from(p);
         }
-        s
+        t.finish()
     });
     let start = Instant::now();
     let status = loop {
@@ -283,26 +287,16 @@ fn run(p: &ExecParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
-    for line in stdout.lines() {
-        if let Some(w) = line.strip_prefix("corrflow:warning:") {
-            ctx.warn(w.trim());
-        }
+    let warnings = out_t.join().unwrap_or_default();
+    let stderr_tail = err_t.join().unwrap_or_default();
+    for w in warnings {
+        ctx.warn(w);
     }
     if !status.success() {
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
         return Err(StageError::other(format!(
             "program '{}' failed ({status}); its stderr ends with:\n{}",
             program.display(),
-            tail.join("\n")
+            stderr_tail
         )));
     }
     if !ctx.output_path().exists() {

@@ -430,6 +430,34 @@ fn check_size(
     Ok(())
 }
 
+/// Refuse headers that claim more sample bytes than the file can hold, before the decoder
+/// allocates its buffer: `stored_bytes` (a lower bound of the sample bytes the header implies)
+/// must fit in `file_len` bytes at `max_ratio`, the highest expansion the compression can reach
+/// (1 for uncompressed data, about 1032 for Deflate). A tiny file claiming a huge image is then
+/// refused at once, whatever the size limits allow.
+pub(crate) fn check_plausible(
+    path: &Path,
+    format: SourceFormat,
+    stored_bytes: u64,
+    file_len: u64,
+    max_ratio: u64,
+    codec: &str,
+) -> Result<(), EmReadError> {
+    let can_hold = file_len.saturating_mul(max_ratio);
+    if stored_bytes > can_hold {
+        return Err(EmReadError::Corrupt {
+            path: path.to_path_buf(),
+            format,
+            detail: format!(
+                "the header claims {stored_bytes} bytes of samples, more than the {file_len}-byte \
+                 file can hold even at the highest ratio of {codec} ({max_ratio}:1); the file is \
+                 truncated or its header is corrupt"
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,27 @@ pub(crate) fn read_png(
         if header.bit_depth == 16 { 2 } else { 1 },
     )?;
 
+    // The decoder allocates the whole image before it inflates any data: refuse a header that
+    // claims more than the file can hold. Stored bytes (non-interlaced, a lower bound):
+    // a filter byte plus the packed samples per row; zlib expands at most 1032:1.
+    let file_len = file.metadata().map_err(|e| crate::io_error(path, e))?.len();
+    let stored_channels: u64 = match header.color_type {
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => 1,
+    };
+    let row_bits = u64::from(header.width) * stored_channels * u64::from(header.bit_depth.max(1));
+    let stored = u64::from(header.height) * (1 + row_bits.div_ceil(8));
+    crate::check_plausible(
+        path,
+        SourceFormat::Png,
+        stored,
+        file_len,
+        1040,
+        "zlib/Deflate",
+    )?;
+
     let pixel = match header.phys {
         Some((px, py, 1)) if px > 0 && py > 0 => {
             let origin = PixelSizeOrigin::PngPhys;

@@ -33,6 +33,7 @@ pub(crate) fn read_tiff(
     mut file: File,
     page: Option<usize>,
 ) -> Result<NativeImage, EmReadError> {
+    let file_len = file.metadata().map_err(|e| crate::io_error(path, e))?.len();
     file.seek(SeekFrom::Start(0))
         .map_err(|e| crate::io_error(path, e))?;
     let mut limits = Limits::default();
@@ -134,6 +135,23 @@ pub(crate) fn read_tiff(
         u64::from(kind.bits() / 8),
     )?;
 
+    // The decoder allocates the whole sample buffer before it reads any data: refuse a header
+    // that claims more than the file can hold. Lower bound of the samples stored: one sample per
+    // pixel for planar data (the first plane) and for YCbCr (chroma may be subsampled).
+    let stored_spp = if planar || photometric == Some(6) {
+        1
+    } else {
+        spp as u64
+    };
+    let stored = u64::from(width) * u64::from(height) * stored_spp * u64::from(kind.bits() / 8);
+    let compression = dec
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .ok()
+        .flatten()
+        .unwrap_or(1);
+    let (ratio, codec) = max_expansion(compression);
+    crate::check_plausible(path, SourceFormat::Tiff, stored, file_len, ratio, codec)?;
+
     let pixel = match pixel_size(path, &mut dec)? {
         None => imagej_file_pixel,
         some => some,
@@ -195,6 +213,20 @@ pub(crate) fn read_tiff(
             n_pages,
         },
     })
+}
+
+/// The most bytes one stored byte can decode to with TIFF compression `code`, and its name.
+/// Upper bounds: PackBits 2 → 128 bytes; Deflate about 1032:1; LZW (12-bit codes naming strings
+/// of up to ~3800 bytes) and JPEG (one bit per 8×8 block and component at best) stay under 4096:1.
+fn max_expansion(code: u16) -> (u64, &'static str) {
+    match code {
+        1 => (1, "uncompressed data"),
+        32773 => (64, "PackBits"),
+        8 | 32946 => (1040, "Deflate"),
+        5 => (4096, "LZW"),
+        6 | 7 => (4096, "JPEG"),
+        _ => (4096, "any supported compression"),
+    }
 }
 
 fn sample_kind(sample_format: u16, bits: u8) -> Option<SampleKind> {

@@ -193,6 +193,44 @@ fn too_large_is_refused_before_allocating() {
     assert_err_mentions(&e, &p, &["too large", "100001 x 1"]);
 }
 
+/// Found by fuzzing (fuzz/read_image): a header within the size limits but far beyond what the
+/// file holds made the decoder allocate its whole buffer first (1.8 GB for this 200-byte TIFF,
+/// 7 GB for a 16-bit RGBA PNG header). Such files are refused before any allocation.
+#[test]
+fn small_file_claiming_a_huge_image_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = Page::gray(30_000, 30_000, 16, 1, vec![0; 16]);
+    let p = write(
+        dir.path(),
+        "claims.tif",
+        &build_tiff(false, std::slice::from_ref(&page)),
+    );
+    let e = err(&p);
+    assert!(matches!(e, EmReadError::Corrupt { .. }), "{e}");
+    assert_err_mentions(&e, &p, &["1800000000 bytes of samples", "uncompressed"]);
+    // Deflate expands at most ~1032:1: still far too little data.
+    let page = page.tag(COMPRESSION, Val::Short(vec![8]));
+    let p = write(dir.path(), "claims-deflate.tif", &build_tiff(true, &[page]));
+    let e = err(&p);
+    assert!(matches!(e, EmReadError::Corrupt { .. }), "{e}");
+    assert_err_mentions(&e, &p, &["Deflate"]);
+    // Labels go through the same reader.
+    assert!(matches!(
+        read_labels_u32(&p, None),
+        Err(EmReadError::Corrupt { .. })
+    ));
+
+    let p = write(dir.path(), "claims.png", &png_header_only(30_000, 30_000));
+    let e = err(&p);
+    assert!(matches!(e, EmReadError::Corrupt { .. }), "{e}");
+    assert_err_mentions(&e, &p, &["bytes of samples", "zlib"]);
+
+    // A well-compressed real image stays readable: 2000 x 2000 zeros, Deflate.
+    let z = dir.path().join("zeros.png");
+    image::GrayImage::new(2000, 2000).save(&z).unwrap();
+    assert_eq!(read_em(&z, None).unwrap().shape(), (2000, 2000));
+}
+
 #[test]
 fn unsupported_sample_types() {
     let dir = tempfile::tempdir().unwrap();
