@@ -46,6 +46,18 @@ pub struct Manifest {
     pub corrflow_version: String,
 }
 
+/// The result of [`Store::find`].
+#[derive(Debug)]
+pub enum Found {
+    Nothing,
+    Entry(Manifest),
+    /// A manifest whose data file cannot be the one it describes.
+    Damaged {
+        path: PathBuf,
+        reason: String,
+    },
+}
+
 /// A task's pointer to the key it last produced.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ref {
@@ -109,10 +121,36 @@ impl Store {
     /// The committed entry for `key`, if there is one whose data file is present with the recorded
     /// size. (Content is verified by [`Store::verify`] before the entry is read.)
     pub fn lookup(&self, key: &str) -> Option<Manifest> {
-        let bytes = std::fs::read(self.manifest_path(key)).ok()?;
-        let m: Manifest = serde_json::from_slice(&bytes).ok()?;
-        let md = std::fs::metadata(self.data_path(&m)).ok()?;
-        (m.key == key && md.len() == m.size).then_some(m)
+        match self.find(key) {
+            Found::Entry(m) => Some(m),
+            Found::Nothing | Found::Damaged { .. } => None,
+        }
+    }
+
+    /// What the cache holds for `key`: nothing, a committed entry, or a manifest whose data file
+    /// is gone or has another size than recorded (truncated or replaced on disk).
+    pub fn find(&self, key: &str) -> Found {
+        let Ok(bytes) = std::fs::read(self.manifest_path(key)) else {
+            return Found::Nothing;
+        };
+        let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else {
+            return Found::Nothing;
+        };
+        if m.key != key {
+            return Found::Nothing;
+        }
+        let path = self.data_path(&m);
+        match std::fs::metadata(&path) {
+            Ok(md) if md.len() == m.size => Found::Entry(m),
+            Ok(md) => Found::Damaged {
+                path,
+                reason: format!("{} bytes, its manifest records {}", md.len(), m.size),
+            },
+            Err(_) => Found::Damaged {
+                path,
+                reason: "the data file is missing".into(),
+            },
+        }
     }
 
     /// Check the data file against the manifest's checksum.

@@ -14,7 +14,7 @@ use corrflow_stage::{ExportContext, InputBinding, RunContext};
 use super::exports::Exports;
 use super::plan::Plan;
 use super::progress::{Outcome, Progress};
-use crate::cache::store::unix_now;
+use crate::cache::store::{Found, unix_now};
 use crate::cache::{InputId, Manifest, Store};
 use crate::graph::{Graph, Wire};
 
@@ -252,9 +252,22 @@ fn worker(
 fn execute(sh: &Shared<'_>, t: usize, force: bool) -> Result<(Outcome, Vec<String>), String> {
     let task = &sh.plan.tasks[t];
     let node = &sh.g.nodes[task.node];
-    let (outcome, manifest) = match sh.store.lookup(&task.key).filter(|_| !force) {
-        Some(m) => (Outcome::Cached, m),
-        None => (Outcome::Ran, compute(sh, t)?),
+    let found = if force {
+        Found::Nothing
+    } else {
+        sh.store.find(&task.key)
+    };
+    let (outcome, manifest) = match found {
+        Found::Entry(m) => (Outcome::Cached, m),
+        Found::Nothing => (Outcome::Ran, compute(sh, t)?),
+        Found::Damaged { path, reason } => {
+            sh.progress.println(&format!(
+                "warning: cache entry {} of {} is damaged ({reason}); recomputing it",
+                path.display(),
+                sh.plan.label(sh.g, t)
+            ));
+            (Outcome::Ran, compute(sh, t)?)
+        }
     };
     let warnings = if outcome == Outcome::Ran {
         manifest.warnings.clone()
@@ -503,6 +516,16 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
         None => sh.exports.dir().to_path_buf(),
     };
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // A cached entry is checked against its checksum before its exports are written from it
+    // (one just computed was hashed at commit).
+    let verified = if lock(&sh.verified).contains(&m.data_file) {
+        m.clone()
+    } else {
+        let v = check_or_repair(sh, t, m.clone())?;
+        lock(&sh.verified).insert(v.data_file.clone());
+        v
+    };
+    let m = &verified;
     let path = sh.store.data_path(m);
     let file = corrflow_stage::h5::open_file(&path)
         .map_err(|e| format!("cannot open cache entry {}: {e}", path.display()))?;
