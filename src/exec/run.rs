@@ -6,8 +6,9 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use corrflow_stage::{ExportContext, InputBinding, RunContext};
 
@@ -84,6 +85,8 @@ struct Shared<'a> {
     verified: Mutex<std::collections::HashSet<String>>,
     repair: Mutex<()>,
     threads_per_task: usize,
+    /// Temp data files of entries being computed: kept young (see [`keep_pending_young`]).
+    pending: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 struct Sched {
@@ -124,6 +127,7 @@ pub fn run(
         verified: Mutex::new(Default::default()),
         repair: Mutex::new(()),
         threads_per_task: (cores / jobs).max(1),
+        pending: Mutex::new(Default::default()),
     };
     let topo_pos: HashMap<usize, usize> =
         g.order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
@@ -157,10 +161,17 @@ pub fn run(
     }
     let state = Mutex::new(sched);
     let cv = Condvar::new();
+    let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(selected.len().max(1)) {
-            scope.spawn(|| worker(&shared, &state, &cv, &priority));
+        let keeper = scope.spawn(|| keep_pending_young(&shared, &finished));
+        let workers: Vec<_> = (0..jobs.min(selected.len().max(1)))
+            .map(|_| scope.spawn(|| worker(&shared, &state, &cv, &priority)))
+            .collect();
+        for w in workers {
+            let _ = w.join();
         }
+        finished.store(true, AtomicOrdering::SeqCst);
+        keeper.thread().unpark();
     });
     shared.progress.finish();
     let _ = shared.exports.save();
@@ -171,6 +182,31 @@ pub fn run(
     // Tasks never started (a failure stopped the run, or an upstream failed).
     summary.skipped = selected.len() - summary.ran - summary.cached - summary.failed.len();
     summary
+}
+
+/// How often the temp files of entries being computed get their modification time refreshed.
+/// `corrflow gc` leaves temp files younger than its grace period (default 900 s) alone, so a task
+/// that computes for hours keeps its temp file while a gc runs beside it.
+pub const PENDING_REFRESH: Duration = Duration::from_secs(60);
+
+/// Refresh the modification time of every pending temp file each [`PENDING_REFRESH`] until
+/// `finished` (the thread is unparked then).
+fn keep_pending_young(sh: &Shared<'_>, finished: &AtomicBool) {
+    let mut last = Instant::now();
+    while !finished.load(AtomicOrdering::SeqCst) {
+        std::thread::park_timeout(PENDING_REFRESH.saturating_sub(last.elapsed()));
+        if finished.load(AtomicOrdering::SeqCst) || last.elapsed() < PENDING_REFRESH {
+            continue;
+        }
+        last = Instant::now();
+        let paths: Vec<PathBuf> = lock(&sh.pending).iter().cloned().collect();
+        for p in paths {
+            // Opening for writing without truncating changes nothing but the times we set.
+            if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&p) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -434,6 +470,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     let node = &sh.g.nodes[task.node];
     let inputs = bindings(sh, t)?;
     let pending = sh.store.begin(&task.key).map_err(|e| e.to_string())?;
+    lock(&sh.pending).insert(pending.path.clone());
     crate::crashpoint::hit("compute.start");
     let start = Instant::now();
     let sample = task.sample.map(|s| &sh.plan.infos[s]);
@@ -476,6 +513,7 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     let warnings = match result {
         Ok(w) => w,
         Err(e) => {
+            lock(&sh.pending).remove(&pending.path);
             sh.store.abort(pending);
             return Err(e);
         }
@@ -495,10 +533,10 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
         warnings,
         corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let m = sh
-        .store
-        .commit(pending, manifest)
-        .map_err(|e| e.to_string())?;
+    let pending_path = pending.path.clone();
+    let committed = sh.store.commit(pending, manifest);
+    lock(&sh.pending).remove(&pending_path);
+    let m = committed.map_err(|e| e.to_string())?;
     lock(&sh.verified).insert(m.data_file.clone());
     Ok(m)
 }

@@ -305,11 +305,76 @@ fn truncated_or_altered_entries_are_detected_and_recomputed() {
 }
 
 #[test]
-fn concurrent_runs_of_one_pipeline_share_the_cache() {
+fn gc_beside_a_run_never_removes_a_live_entry() {
     let exp = Exp::new();
     exp.samples(8, 128);
     exp.write("pipeline.yaml", SLOW);
-    let children: Vec<_> = (0..4)
+    exp.run(&["run", "pipeline.yaml"]).ok();
+    // Age everything by two hours: the entries of this run become gc candidates once no ref
+    // points at them.
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for p in walk(&exp.path(".corrflow/cache")) {
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_modified(two_hours_ago).unwrap();
+    }
+    let old_pre: Vec<_> = (0..8)
+        .map(|i| exp.entry_of("exp", "pre", &format!("s{i}")))
+        .collect();
+    // Change a parameter of `pre` and run while gc runs again and again beside it.
+    exp.write("pipeline.yaml", &SLOW.replace("size_px: 9", "size_px: 7"));
+    let mut run = Command::new(BIN)
+        .args(["run", "pipeline.yaml", "-j", "2", "-q"])
+        .current_dir(exp.dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut gcs = 0;
+    while run.try_wait().unwrap().is_none() {
+        exp.run(&["gc", "pipeline.yaml", "--grace", "60"]).ok();
+        gcs += 1;
+    }
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(gcs >= 2, "gc ran {gcs} time(s) during the run");
+    exp.run(&["gc", "pipeline.yaml", "--grace", "60"]).ok();
+    // Every task is fresh and cached: nothing the pipeline uses was removed…
+    assert!(
+        exp.status("pipeline.yaml")
+            .iter()
+            .all(|(_, _, s, _)| s == "fresh")
+    );
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 16));
+    // …while the replaced entries of `pre` (old, unreferenced) are gone, and `em`'s (old but
+    // referenced) are kept.
+    assert!(
+        old_pre.iter().all(|p| !p.exists()),
+        "old pre entries were kept"
+    );
+    assert!(exp.entry_of("exp", "em", "s0").exists());
+    let clean = Exp::new();
+    clean.samples(8, 128);
+    clean.write("pipeline.yaml", &SLOW.replace("size_px: 9", "size_px: 7"));
+    clean.run(&["run", "pipeline.yaml"]).ok();
+    assert_eq!(exp.results(), clean.results());
+}
+
+#[test]
+fn concurrent_runs_of_one_pipeline_share_the_cache() {
+    for n in [2, 4] {
+        concurrent_runs(n);
+    }
+}
+
+/// `n` simultaneous runs of one pipeline on one cache all succeed with a clean run's results.
+fn concurrent_runs(n: usize) {
+    let exp = Exp::new();
+    exp.samples(8, 128);
+    exp.write("pipeline.yaml", SLOW);
+    let children: Vec<_> = (0..n)
         .map(|_| {
             Command::new(BIN)
                 .args(["run", "pipeline.yaml", "-j", "2", "-q"])
