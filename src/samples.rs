@@ -173,6 +173,16 @@ fn load_table(path: &Path, id_column: &str, from: &Loc) -> Result<Samples, Diagn
         name: path.display().to_string(),
         text,
     });
+    if source.text.trim().is_empty() {
+        return Err(Diag::at(
+            &Loc::whole(&source),
+            format!(
+                "the samples table is empty: it needs a header row with an '{id_column}' column \
+                 and one row per sample"
+            ),
+        )
+        .into());
+    }
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(source.text.as_bytes());

@@ -109,6 +109,11 @@ fn load_file(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Pipeline, Diagnost
     load_file_from(path, stack, None)
 }
 
+/// The message for a NaN or infinite number in a pipeline file or `--set` value.
+fn non_finite(v: f64) -> String {
+    format!("{v} is not a finite number; parameters take finite numbers only")
+}
+
 fn load_file_from(
     path: &Path,
     stack: &mut Vec<PathBuf>,
@@ -131,6 +136,9 @@ fn load_file_from(
     let source = read_source(path, from)?;
     let root = yaml::parse(&source)
         .map_err(|e| Diag::at(&e.loc, format!("YAML syntax: {}", e.message)))?;
+    if let Some((loc, v)) = root.first_non_finite() {
+        return Err(Diag::at(loc, non_finite(v)).into());
+    }
     let root = match root.kind {
         YKind::Null => YNode {
             loc: root.loc,
@@ -419,6 +427,12 @@ fn apply_set(p: &mut Pipeline, set: &str) -> Result<(), Diag> {
             format!("value: {}", e.message),
         )
     })?;
+    if let Some((_, v)) = value.first_non_finite() {
+        return Err(Diag::at(
+            &Loc::at(&source, lhs.len() + 1, rhs.len().max(1)),
+            format!("value: {}", non_finite(v)),
+        ));
+    }
     let ids: Vec<String> = p.nodes.iter().map(|n| n.id.clone()).collect();
     let Some(node) = p.nodes.iter_mut().find(|n| n.id == node_id) else {
         return Err(Diag::at(

@@ -148,6 +148,17 @@ impl YNode {
         (&node.loc, found)
     }
 
+    /// The first number that is NaN or infinite (`.nan`, `.inf`): JSON, and so every parameter,
+    /// has no such value, and [`YNode::to_json`] would turn it into null.
+    pub fn first_non_finite(&self) -> Option<(&Loc, f64)> {
+        match &self.kind {
+            YKind::Float(f) if !f.is_finite() => Some((&self.loc, *f)),
+            YKind::Seq(items) => items.iter().find_map(YNode::first_non_finite),
+            YKind::Map(entries) => entries.iter().find_map(|(_, _, v)| v.first_non_finite()),
+            _ => None,
+        }
+    }
+
     /// Convert to JSON for typed deserialization.
     pub fn to_json(&self) -> Value {
         match &self.kind {

@@ -1,6 +1,7 @@
 //! The integration tests: they drive the real `corrflow` binary (and, where a test needs a stage
 //! that the binary does not have, the engine library with a custom registry).
 
+mod catalogue;
 mod common;
 mod diagnostics;
 mod engine_api;

@@ -33,6 +33,8 @@ pub const DEFAULT_DEAD_TIME_NS: i32 = 44;
 
 /// Largest image side (pixels) the reader accepts.
 pub const MAX_SIDE: usize = 8192;
+/// Largest release number the reader accepts (Cameca's are 5, 9, 11, 4108…).
+pub const MAX_RELEASE: i32 = 65535;
 /// Largest number of masses the reader accepts.
 pub const MAX_MASSES: usize = 64;
 /// Largest number of B fields the reader accepts (each B field counts at least one mass).
@@ -589,6 +591,19 @@ pub(crate) fn parse(buf: &[u8], file: &str, warnings: &mut Vec<String>) -> Resul
     let release = f.i32(0, "release")?;
     let file_type = f.i32(4, "file type")?;
     let hs_raw = f.i32(8, "header size")?;
+    // Releases are small numbers (5, 9, 11, 4108…); one byte-swapped reads as ≥ 2^24.
+    if !(1..=MAX_RELEASE).contains(&release) {
+        return Err(ImError::invalid(
+            file,
+            format!(
+                "release number at offset 0 reads {release} in the byte order the file type at \
+                 offset 4 implies ({}-endian), {} byte-swapped: not a Cameca release (1..={MAX_RELEASE}); \
+                 the file is corrupt or its fields disagree on the byte order",
+                if order.is_big() { "big" } else { "little" },
+                release.swap_bytes()
+            ),
+        ));
+    }
 
     let type_name = file_type_name(file_type);
     if !matches!(file_type, 27 | 29 | 39 | 41) {

@@ -76,7 +76,7 @@ pub use compress::{Compression, MAX_DECOMPRESSED_BYTES};
 pub use error::ImError;
 pub use header::{
     BField, BlockOffsets, ByteOrder, DEFAULT_DEAD_TIME_NS, Detector, ImDateTime, ImHeader,
-    MAX_B_FIELDS, MAX_DATA_BYTES, MAX_MASSES, MAX_SIDE, Mass, NanoSimsHeader, Trolley,
+    MAX_B_FIELDS, MAX_DATA_BYTES, MAX_MASSES, MAX_RELEASE, MAX_SIDE, Mass, NanoSimsHeader, Trolley,
     detector_for_trolley, file_type_name,
 };
 pub use reader::{ImFile, Pixel};

@@ -539,7 +539,8 @@ pub fn read_stack(
     let name = std::path::Path::new(&h.file_name)
         .file_name()
         .map_or(h.file_name.clone(), |n| n.to_string_lossy().to_string());
-    let stack = IonStack::new(counts, masses, raster_nm, dwell_mean, name)?
+    let stack = IonStack::new(counts, masses, raster_nm, dwell_mean, name)
+        .map_err(|e| err(file, e))?
         .with_corrections(if corrections.is_empty() {
             "none".to_string()
         } else {
