@@ -12,6 +12,7 @@ mod peer;
 mod register;
 mod rerun;
 mod samples_make;
+mod security;
 mod segment;
 mod subcommands;
 mod synth;

@@ -300,7 +300,8 @@ impl TypedStage for IoNanosims {
         let mut written = Vec::new();
         for m in &stack.masses {
             let sum = stack.channel_sum(&m.name)?.mapv(|v| v as f32);
-            let path = ctx.dir.join(format!("{}.{}.tif", ctx.node, m.name));
+            // The mass name comes from the file: ExportContext::path keeps it a plain name.
+            let path = ctx.path(&format!("{}.tif", m.name));
             corrflow_io_em::write_tiff_f32(&path, &sum, Some(stack.pixel_size_nm))
                 .map_err(|e| StageError::other(e.to_string()))?;
             written.push(path);

@@ -187,8 +187,56 @@ pub struct ExportContext<'a> {
 }
 
 impl ExportContext<'_> {
-    /// A path in the export folder named after the node: `dir/NODE.ext`.
+    /// A path in the export folder named after the node: `dir/NODE.ext`. `ext` may come from data
+    /// (a mass name read from a file): every character other than letters, digits, `.`, `-`, `_`
+    /// and `+` becomes `_`, so that the path stays a plain file name inside `dir` (node ids are
+    /// validated names already).
     pub fn path(&self, ext: &str) -> PathBuf {
-        self.dir.join(format!("{}.{ext}", self.node))
+        let safe: String = ext
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join(format!("{}.{safe}", self.node))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names from data cannot leave the export folder.
+    #[test]
+    fn export_paths_stay_in_their_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = crate::h5::create_file(&dir.path().join("e.h5")).unwrap();
+        let ctx = ExportContext {
+            node: "ions",
+            sample: None,
+            entry: &entry,
+            dir: dir.path(),
+        };
+        assert_eq!(ctx.path("12C14N.tif"), dir.path().join("ions.12C14N.tif"));
+        for hostile in ["../../evil.tif", "/etc/passwd", "a\\b", "x\0y", "..", "../"] {
+            let p = ctx.path(hostile);
+            assert_eq!(
+                p.parent(),
+                Some(dir.path()),
+                "{hostile:?} gave {}",
+                p.display()
+            );
+            assert!(
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("ions.")
+            );
+        }
     }
 }
