@@ -66,7 +66,9 @@ Intensities are kept exactly as float32.";
             (None, Some(from_file)) => from_file,
             (None, None) => {
                 return Err(StageError::input(format!(
-                    "{}: the file has no pixel size; set params.pixel_size_nm (nm per pixel)",
+                    "{}: the file has no usable pixel size (no FEI or Zeiss metadata, and no \
+                     resolution tags with a finite positive value and a known unit); set \
+                     params.pixel_size_nm (nm per pixel)",
                     path.display()
                 )));
             }

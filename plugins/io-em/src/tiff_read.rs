@@ -428,6 +428,9 @@ fn tiff_error(path: &Path, e: TiffError) -> EmReadError {
         detail,
     };
     match e {
+        TiffError::FormatError(tiff::TiffFormatError::InvalidDimensions(w, h)) => corrupt(format!(
+            "invalid image size: width {w} × height {h} px (ImageWidth/ImageLength tags)"
+        )),
         TiffError::FormatError(f) => corrupt(f.to_string()),
         TiffError::UnsupportedError(u) => EmReadError::UnsupportedFeature {
             path: path.to_path_buf(),
