@@ -50,7 +50,7 @@ pub struct Manifest {
 #[derive(Debug)]
 pub enum Found {
     Nothing,
-    Entry(Manifest),
+    Entry(Box<Manifest>),
     /// A manifest whose data file cannot be the one it describes.
     Damaged {
         path: PathBuf,
@@ -122,7 +122,7 @@ impl Store {
     /// size. (Content is verified by [`Store::verify`] before the entry is read.)
     pub fn lookup(&self, key: &str) -> Option<Manifest> {
         match self.find(key) {
-            Found::Entry(m) => Some(m),
+            Found::Entry(m) => Some(*m),
             Found::Nothing | Found::Damaged { .. } => None,
         }
     }
@@ -141,7 +141,7 @@ impl Store {
         }
         let path = self.data_path(&m);
         match std::fs::metadata(&path) {
-            Ok(md) if md.len() == m.size => Found::Entry(m),
+            Ok(md) if md.len() == m.size => Found::Entry(Box::new(m)),
             Ok(md) => Found::Damaged {
                 path,
                 reason: format!("{} bytes, its manifest records {}", md.len(), m.size),

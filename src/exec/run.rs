@@ -294,7 +294,7 @@ fn execute(sh: &Shared<'_>, t: usize, force: bool) -> Result<(Outcome, Vec<Strin
         sh.store.find(&task.key)
     };
     let (outcome, manifest) = match found {
-        Found::Entry(m) => (Outcome::Cached, m),
+        Found::Entry(m) => (Outcome::Cached, *m),
         Found::Nothing => (Outcome::Ran, compute(sh, t)?),
         Found::Damaged { path, reason } => {
             sh.progress.println(&format!(
