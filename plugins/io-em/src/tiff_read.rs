@@ -21,6 +21,9 @@ use crate::{
 
 /// Stop counting pages here (guards against absurd or looping IFD chains).
 const MAX_PAGES: usize = 1_000_000;
+/// Largest buffer the tiff crate may reserve while reading directories and tags (a tag's values
+/// are held as 16–32-byte `Value`s: 16 MiB of 4-byte offsets need 128 MiB).
+const MAX_METADATA_BYTES: usize = 128 << 20;
 /// Largest text tag (description, vendor metadata) that is read.
 const MAX_TEXT_TAG_BYTES: u64 = 16 << 20;
 /// FEI / Thermo Fisher SEM/FIB metadata.
@@ -36,12 +39,17 @@ pub(crate) fn read_tiff(
     let file_len = file.metadata().map_err(|e| crate::io_error(path, e))?.len();
     file.seek(SeekFrom::Start(0))
         .map_err(|e| crate::io_error(path, e))?;
+    // The tiff crate bounds the capacity it reserves for a tag's values by
+    // `decoding_buffer_size`, before reading them: with the image limit (8 GiB) a tag claiming
+    // 100 million values in a 1 KB file reserved 3 GB (found by fuzzing). Tags and directories
+    // are read under a metadata limit; the image limit applies only to the image read, after
+    // `check_plausible`.
     let mut limits = Limits::default();
-    limits.decoding_buffer_size = usize::try_from(MAX_DECODED_BYTES).unwrap_or(usize::MAX);
+    limits.decoding_buffer_size = MAX_METADATA_BYTES;
     limits.ifd_value_size = 16 << 20;
     let mut dec = Decoder::new(BufReader::new(file))
         .map_err(|e| tiff_error(path, e))?
-        .with_limits(limits);
+        .with_limits(limits.clone());
 
     let n_pages = count_pages(&mut dec);
     let page = page.unwrap_or(0);
@@ -157,6 +165,9 @@ pub(crate) fn read_tiff(
         some => some,
     };
 
+    let mut image_limits = limits;
+    image_limits.decoding_buffer_size = usize::try_from(MAX_DECODED_BYTES).unwrap_or(usize::MAX);
+    let mut dec = dec.with_limits(image_limits);
     let mut result = DecodingResult::U8(Vec::new());
     dec.read_image_to_buffer(&mut result)
         .map_err(|e| tiff_error(path, e))?;
