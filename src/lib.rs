@@ -12,5 +12,6 @@ pub mod graph;
 pub mod samples;
 pub mod schema;
 pub mod spec;
+pub mod textfile;
 
 pub use cli::main_with;

@@ -163,7 +163,7 @@ fn dir_of(file: &Path) -> PathBuf {
 }
 
 fn load_table(path: &Path, id_column: &str, from: &Loc) -> Result<Samples, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::textfile::read_text(path).map_err(|e| {
         Diag::at(
             from,
             format!("cannot read samples table {}: {e}", path.display()),

@@ -92,7 +92,7 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline, Diagnostics> {
 }
 
 fn read_source(path: &Path, from: Option<&Loc>) -> Result<Arc<Source>, Diag> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::textfile::read_text(path).map_err(|e| {
         let msg = format!("cannot read pipeline file {}: {e}", path.display());
         match from {
             Some(l) => Diag::at(l, msg),
