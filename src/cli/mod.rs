@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, errors rendered as diagnostics.
 
 mod context;
+mod export;
 mod gc;
 mod init;
 mod inspect;
@@ -43,6 +44,8 @@ enum Command {
     Stages(stages::StagesArgs),
     /// Remove cache entries that no pipeline refers to any more.
     Gc(gc::GcArgs),
+    /// Hand the task graph to another workflow engine (Snakemake: SLURM, Kubernetes, cloud batch).
+    Export(export::ExportArgs),
     /// Create a new experiment folder: a commented pipeline file and a samples table.
     Init(init::InitArgs),
     /// Describe a data file: a NanoSIMS .im file's header, masses and counts; an EM image's size and pixel size.
@@ -116,6 +119,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Schema(a) => stages::schema(&registry, a),
         Command::Stages(a) => stages::stages(&registry, a),
         Command::Gc(a) => gc::gc(a),
+        Command::Export(a) => export::export(&registry, a),
         Command::Init(a) => init::init(&registry, a),
         Command::Inspect(a) => inspect::inspect(&registry, a),
     };

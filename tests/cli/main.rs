@@ -14,5 +14,6 @@ mod rerun;
 mod samples_make;
 mod security;
 mod segment;
+mod snakemake;
 mod subcommands;
 mod synth;

@@ -1,0 +1,88 @@
+//! `corrflow export snakemake`: the exported workflow, run by Snakemake with parallel jobs against
+//! the shared cache, gives results and entries bit-identical to `corrflow run`, and a second
+//! Snakemake invocation runs nothing. Skips (saying so) where Snakemake is not installed.
+
+use std::process::Command;
+
+use crate::common::{Exp, PIPELINE};
+
+/// The `snakemake` next to the test Python (scripts/test installs it into .setup/venv).
+fn snakemake() -> Option<std::path::PathBuf> {
+    if !corrflow_test_support::python_has("snakemake_export", &["snakemake"]) {
+        return None;
+    }
+    let out = corrflow_test_support::python_command()
+        .args([
+            "-c",
+            "import sys, os; print(os.path.join(os.path.dirname(sys.executable), 'snakemake'))",
+        ])
+        .output()
+        .ok()?;
+    let p = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    p.exists().then_some(p)
+}
+
+fn checksums(exp: &Exp) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = exp
+        .manifests()
+        .into_iter()
+        .map(|(m, _)| {
+            (
+                m["key"].as_str().unwrap().to_string(),
+                m["checksum"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn snakemake_export_runs_bit_identical_to_corrflow_run() {
+    let Some(snakemake) = snakemake() else {
+        eprintln!("SKIP snakemake_export: the snakemake package is not installed");
+        return;
+    };
+    let exp = Exp::new();
+    exp.samples(6, 64);
+    exp.write("pipeline.yaml", PIPELINE);
+    let r = exp.run(&["export", "snakemake", "pipeline.yaml", "--out", "wf"]);
+    r.ok();
+    assert!(r.stdout.contains("12 tasks"), "{}", r.stdout);
+    assert!(exp.path("wf/profiles/slurm/config.yaml").exists());
+    let run = |args: &[&str]| {
+        let out = Command::new(&snakemake)
+            .args(args)
+            .current_dir(exp.path("wf"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "snakemake {args:?} failed:\n{text}");
+        text
+    };
+    // Several jobs at once on the shared cache.
+    run(&["--cores", "4", "--jobs", "4"]);
+    let again = run(&["--cores", "4"]);
+    assert!(again.contains("Nothing to be done"), "{again}");
+
+    let clean = Exp::new();
+    clean.samples(6, 64);
+    clean.write("pipeline.yaml", PIPELINE);
+    clean.run(&["run", "pipeline.yaml"]).ok();
+    assert_eq!(
+        exp.results(),
+        clean.results(),
+        "exports equal corrflow run's"
+    );
+    assert_eq!(
+        checksums(&exp),
+        checksums(&clean),
+        "entries are bit-identical"
+    );
+    // corrflow sees the Snakemake-made cache as complete.
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 12));
+}
