@@ -134,31 +134,61 @@ impl Exp {
     /// blake3 of every file under `results/`, by relative path (the bookkeeping folder excluded).
     pub fn results(&self) -> Vec<(String, String)> {
         let root = self.path("results");
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
+        files_under(&root)
+            .into_iter()
+            .filter_map(|p| {
+                let rel = p.strip_prefix(&root).unwrap();
+                if rel.components().any(|c| c.as_os_str() == ".corrflow") {
+                    return None;
+                }
+                let hash = blake3::hash(&std::fs::read(&p).unwrap())
+                    .to_hex()
+                    .to_string();
+                Some((rel.display().to_string(), hash))
+            })
+            .collect()
+    }
+
+    /// (key, checksum) of every committed entry, sorted: equal for bit-identical caches.
+    pub fn entry_checksums(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .manifests()
+            .into_iter()
+            .map(|(m, _)| {
+                (
+                    m["key"].as_str().unwrap().to_string(),
+                    m["checksum"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
         out.sort();
         out
     }
+
+    /// Whether `status` reports every task of `pipeline` as fresh.
+    pub fn all_fresh(&self, pipeline: &str) -> bool {
+        self.status(pipeline)
+            .iter()
+            .all(|(_, _, s, _)| s == "fresh")
+    }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.file_name().is_some_and(|n| n == ".corrflow") {
-            continue;
-        }
-        if p.is_dir() {
-            walk(root, &p, out);
-        } else {
-            let hash = blake3::hash(&std::fs::read(&p).unwrap())
-                .to_hex()
-                .to_string();
-            out.push((p.strip_prefix(root).unwrap().display().to_string(), hash));
+/// Every file under `dir` (recursively), sorted; nothing when `dir` is absent.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
         }
     }
+    out.sort();
+    out
 }
 
 pub fn test_image(seed: u64, h: usize, w: usize) -> Array2<u16> {

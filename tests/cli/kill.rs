@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{BIN, Exp};
+use crate::common::{BIN, Exp, files_under};
 
 const SLOW: &str = r#"name: exp
 samples:
@@ -73,18 +73,14 @@ fn kill_during_run_then_rerun_gives_identical_results() {
         "the run should have been killed at most points (killed {kills} of 8)"
     );
     exp.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
-    assert!(
-        exp.status("pipeline.yaml")
-            .iter()
-            .all(|(_, _, s, _)| s == "fresh")
-    );
+    assert!(exp.all_fresh("pipeline.yaml"));
     assert_eq!(
         exp.results(),
         expected,
         "results after kills equal a clean run's"
     );
     // Entries are bit-identical too: the same keys with the same checksums.
-    assert_eq!(checksums(&exp), checksums(&clean));
+    assert_eq!(exp.entry_checksums(), clean.entry_checksums());
 }
 
 /// The crash points of `src/crashpoint.rs` and how many times each is passed per task at most
@@ -133,7 +129,7 @@ fn sigkill_at_twenty_random_points_of_the_commit_protocol() {
             .stderr(std::process::Stdio::null());
         let status = cmd.status().unwrap();
         use std::os::unix::process::ExitStatusExt;
-        if status.signal() == Some(libc_sigkill()) {
+        if status.signal() == Some(libc::SIGKILL) {
             kills.push(format!("{point}:{hit}"));
         } else {
             assert!(
@@ -172,24 +168,20 @@ fn sigkill_at_twenty_random_points_of_the_commit_protocol() {
         );
     }
     exp.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
-    assert!(
-        exp.status("pipeline.yaml")
-            .iter()
-            .all(|(_, _, s, _)| s == "fresh")
-    );
+    assert!(exp.all_fresh("pipeline.yaml"));
     assert_eq!(
         exp.results(),
         expected,
         "results after 20 kills equal a clean run's"
     );
     assert_eq!(
-        checksums(&exp),
-        checksums(&clean),
+        exp.entry_checksums(),
+        clean.entry_checksums(),
         "entries are bit-identical"
     );
     // The leftovers of the kills (temp files) are garbage that gc removes once old.
     exp.run(&["gc", "pipeline.yaml", "--grace", "0"]).ok();
-    let leftovers: Vec<_> = walk(&exp.path(".corrflow/cache"))
+    let leftovers: Vec<_> = files_under(&exp.path(".corrflow/cache"))
         .into_iter()
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
@@ -200,43 +192,9 @@ fn sigkill_at_twenty_random_points_of_the_commit_protocol() {
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 12));
 }
 
-fn libc_sigkill() -> i32 {
-    9
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// Number of committed entries (manifests) in the experiment's cache.
 fn committed(exp: &Exp) -> usize {
     exp.manifests().len()
-}
-
-fn checksums(exp: &Exp) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = exp
-        .manifests()
-        .into_iter()
-        .map(|(m, _)| {
-            (
-                m["key"].as_str().unwrap().to_string(),
-                m["checksum"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]
@@ -297,11 +255,7 @@ fn truncated_or_altered_entries_are_detected_and_recomputed() {
         );
     }
     assert_eq!(exp.results(), expected);
-    assert!(
-        exp.status("pipeline.yaml")
-            .iter()
-            .all(|(_, _, s, _)| s == "fresh")
-    );
+    assert!(exp.all_fresh("pipeline.yaml"));
 }
 
 #[test]
@@ -313,7 +267,7 @@ fn gc_beside_a_run_never_removes_a_live_entry() {
     // Age everything by two hours: the entries of this run become gc candidates once no ref
     // points at them.
     let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
-    for p in walk(&exp.path(".corrflow/cache")) {
+    for p in files_under(&exp.path(".corrflow/cache")) {
         let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
         f.set_modified(two_hours_ago).unwrap();
     }
@@ -342,11 +296,7 @@ fn gc_beside_a_run_never_removes_a_live_entry() {
     assert!(gcs >= 2, "gc ran {gcs} time(s) during the run");
     exp.run(&["gc", "pipeline.yaml", "--grace", "60"]).ok();
     // Every task is fresh and cached: nothing the pipeline uses was removed…
-    assert!(
-        exp.status("pipeline.yaml")
-            .iter()
-            .all(|(_, _, s, _)| s == "fresh")
-    );
+    assert!(exp.all_fresh("pipeline.yaml"));
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 16));
     // …while the replaced entries of `pre` (old, unreferenced) are gone, and `em`'s (old but
     // referenced) are kept.
@@ -392,11 +342,7 @@ fn concurrent_runs(n: usize) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert!(
-        exp.status("pipeline.yaml")
-            .iter()
-            .all(|(_, _, s, _)| s == "fresh")
-    );
+    assert!(exp.all_fresh("pipeline.yaml"));
     let results = exp.results();
     assert_eq!(results.len(), 8);
     // A fifth run finds everything cached and leaves the results as they are.

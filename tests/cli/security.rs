@@ -8,24 +8,14 @@ use std::process::Command;
 use corrflow_im::{ImWriteSpec, Layout, MassSpec, WriteOptions, write_im};
 use ndarray::Array4;
 
-use crate::common::{BIN, Exp, PIPELINE};
+use crate::common::{BIN, Exp, PIPELINE, files_under};
 
 /// Every file under `dir`, relative to it.
 fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(dir)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
 }
 
 #[test]

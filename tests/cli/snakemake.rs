@@ -22,21 +22,6 @@ fn snakemake() -> Option<std::path::PathBuf> {
     p.exists().then_some(p)
 }
 
-fn checksums(exp: &Exp) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = exp
-        .manifests()
-        .into_iter()
-        .map(|(m, _)| {
-            (
-                m["key"].as_str().unwrap().to_string(),
-                m["checksum"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn snakemake_export_runs_bit_identical_to_corrflow_run() {
     let Some(snakemake) = snakemake() else {
@@ -79,8 +64,8 @@ fn snakemake_export_runs_bit_identical_to_corrflow_run() {
         "exports equal corrflow run's"
     );
     assert_eq!(
-        checksums(&exp),
-        checksums(&clean),
+        exp.entry_checksums(),
+        clean.entry_checksums(),
         "entries are bit-identical"
     );
     // corrflow sees the Snakemake-made cache as complete.
