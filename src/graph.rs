@@ -72,25 +72,6 @@ impl Graph {
         v.dedup();
         v
     }
-
-    /// Samples-table columns that are bound to `file` ports.
-    pub fn file_columns(&self) -> Vec<String> {
-        let mut cols: Vec<String> = self
-            .nodes
-            .iter()
-            .flat_map(|n| n.wires.values())
-            .filter_map(|w| match w {
-                Wire::Column {
-                    column,
-                    is_file: true,
-                } => Some(column.clone()),
-                _ => None,
-            })
-            .collect();
-        cols.sort();
-        cols.dedup();
-        cols
-    }
 }
 
 /// Build and validate the graph; reports every problem found, each with its location.

@@ -40,24 +40,15 @@ impl Samples {
         row.columns.get(column).map(|v| self.base.join(v))
     }
 
-    /// Sample infos for stages, file columns resolved to paths.
-    pub fn infos(&self, file_columns: &[String]) -> Vec<SampleInfo> {
+    /// Sample infos for stages: every column exactly as written, file columns included (a path
+    /// relative to the table's folder), so that what a stage sees, and what enters its cache key,
+    /// does not depend on the folder corrflow runs from or on how the pipeline file was named.
+    pub fn infos(&self) -> Vec<SampleInfo> {
         self.rows
             .iter()
             .map(|r| SampleInfo {
                 id: r.id.clone(),
-                columns: r
-                    .columns
-                    .iter()
-                    .map(|(k, v)| {
-                        let v = if file_columns.contains(k) {
-                            self.base.join(v).display().to_string()
-                        } else {
-                            v.clone()
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
+                columns: r.columns.clone(),
             })
             .collect()
     }

@@ -17,7 +17,8 @@ pub struct Recipe {
     pub version: String,
     pub params: Value,
     pub inputs: BTreeMap<String, InputId>,
-    /// For aggregate tasks: the sample ids and their metadata, which such stages see.
+    /// The sample metadata the task sees: every row for an aggregate task; the sample's own row
+    /// for a per-sample task whose stage reads metadata; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<Value>,
 }

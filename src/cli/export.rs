@@ -69,11 +69,9 @@ fn py(s: &str) -> String {
 
 fn snakemake(registry: &Registry, a: SnakemakeArgs) -> Result<(), CliError> {
     let l = context::load(registry, &a.pipeline)?;
-    // Jobs run from the folder `export` ran in, with the pipeline path as the user gave it:
-    // exactly the `corrflow run PIPELINE` the keys were computed for (the samples table's
-    // metadata keeps paths as written, and aggregate tasks' keys include it).
-    let workdir = std::env::current_dir().map_err(|e| CliError::Other(e.to_string()))?;
-    let pipeline = a.pipeline.pipeline.clone();
+    // What a task computes does not depend on the folder corrflow runs in (sample metadata is seen
+    // as written in the table), so jobs name the pipeline by its absolute path and run anywhere.
+    let pipeline = absolute(&a.pipeline.pipeline)?;
     let cache = absolute(&l.pipeline.cache_dir)?;
     let corrflow = match &a.corrflow {
         Some(p) => absolute(p)?,
@@ -126,7 +124,6 @@ fn snakemake(registry: &Registry, a: SnakemakeArgs) -> Result<(), CliError> {
 import shlex
 
 CORRFLOW = {corrflow}
-WORKDIR = {workdir}
 PIPELINE = {pipeline}
 CACHE = {cache}
 SETS = [{sets}]
@@ -151,7 +148,6 @@ rule task:
     input:
         lambda wc: TASKS[wc.key]["deps"],
     params:
-        workdir=shlex.quote(WORKDIR),
         cmd=lambda wc: " ".join(
             shlex.quote(a)
             for a in [CORRFLOW, "run", PIPELINE, *SETS]
@@ -161,14 +157,13 @@ rule task:
     resources:
         mem_mb=lambda wc: TASKS[wc.key]["mem_mb"],
     shell:
-        "cd {{params.workdir}} && {{params.cmd}}"
+        "{{params.cmd}}"
 "#,
         version = env!("CARGO_PKG_VERSION"),
-        pipeline_path = workdir.join(&pipeline).display(),
+        pipeline_path = pipeline.display(),
         n = l.plan.tasks.len(),
         corrflow = py(&corrflow.display().to_string()),
         pipeline = py(&pipeline.display().to_string()),
-        workdir = py(&workdir.display().to_string()),
         cache = py(&cache.display().to_string()),
         sets = sets.join(", "),
     );

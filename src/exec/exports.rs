@@ -1,36 +1,34 @@
 //! Human-readable exports into the results folder, redone only when the entry behind them changed.
+//!
+//! Which entry each item (one task's exports) was written from is recorded in a file of its own,
+//! `results/.corrflow/exports/SAMPLE/NODE.json`, written atomically after the exports. Separate
+//! files, not one shared record, so that concurrent runs and Snakemake jobs writing into one
+//! results folder never overwrite each other's records, without any lock (locks are unreliable on
+//! NFS). Sample and node ids are validated plain names, so the path stays inside the folder.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cache::fsutil::write_atomic;
 
-/// Which entry each export folder item was written from: `results/.corrflow/exports.json`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The record of one item.
+#[derive(Debug, Serialize, Deserialize)]
 struct Record {
-    /// "sample/node" → (key, files written relative to the results folder).
-    items: BTreeMap<String, (String, Vec<String>)>,
+    /// The key of the entry the files were written from.
+    key: String,
+    /// The files written, relative to the results folder.
+    files: Vec<String>,
 }
 
 pub struct Exports {
     dir: PathBuf,
-    record: Mutex<Record>,
-    dirty: Mutex<bool>,
 }
 
 impl Exports {
-    pub fn load(dir: &Path) -> Self {
-        let record = std::fs::read(dir.join(".corrflow/exports.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+    pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            record: Mutex::new(record),
-            dirty: Mutex::new(false),
         }
     }
 
@@ -38,46 +36,67 @@ impl Exports {
         &self.dir
     }
 
-    /// Whether `item` was exported from `key` and its files are all still there.
-    pub fn is_current(&self, item: &str, key: &str) -> bool {
-        let rec = self
-            .record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rec.items
-            .get(item)
-            .is_some_and(|(k, files)| k == key && files.iter().all(|f| self.dir.join(f).exists()))
+    fn record_path(&self, sample: &str, node: &str) -> PathBuf {
+        self.dir
+            .join(".corrflow/exports")
+            .join(sample)
+            .join(format!("{node}.json"))
     }
 
-    pub fn record(&self, item: &str, key: &str, files: &[PathBuf]) {
-        let rel = files
-            .iter()
-            .map(|f| f.strip_prefix(&self.dir).unwrap_or(f).display().to_string())
-            .collect();
-        self.record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .items
-            .insert(item.to_string(), (key.to_string(), rel));
-        *self
-            .dirty
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+    /// Whether the exports of `node` for `sample` were written from the entry `key` and its
+    /// files are all still there. A missing or unreadable record means "export again".
+    pub fn is_current(&self, sample: &str, node: &str, key: &str) -> bool {
+        std::fs::read(self.record_path(sample, node))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+            .is_some_and(|r| r.key == key && r.files.iter().all(|f| self.dir.join(f).exists()))
     }
 
-    pub fn save(&self) -> std::io::Result<()> {
-        if !*self
-            .dirty
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
-            return Ok(());
+    /// Record that `files` were written from the entry `key`.
+    pub fn record(
+        &self,
+        sample: &str,
+        node: &str,
+        key: &str,
+        files: &[PathBuf],
+    ) -> std::io::Result<()> {
+        let record = Record {
+            key: key.to_string(),
+            files: files
+                .iter()
+                .map(|f| f.strip_prefix(&self.dir).unwrap_or(f).display().to_string())
+                .collect(),
+        };
+        let path = self.record_path(sample, node);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
         }
-        let rec = self
-            .record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bytes = serde_json::to_vec_pretty(&*rec).map_err(std::io::Error::other)?;
-        write_atomic(&self.dir.join(".corrflow/exports.json"), &bytes)
+        let bytes = serde_json::to_vec_pretty(&record).map_err(std::io::Error::other)?;
+        write_atomic(&path, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_is_current_only_for_its_key_and_while_its_files_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Exports::new(dir.path());
+        assert!(!ex.is_current("s1", "seg", "k1"));
+        let f = dir.path().join("s1/seg.csv");
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, "x").unwrap();
+        ex.record("s1", "seg", "k1", std::slice::from_ref(&f))
+            .unwrap();
+        assert!(ex.is_current("s1", "seg", "k1"));
+        assert!(!ex.is_current("s1", "seg", "k2"));
+        // Another item's record (as written by a concurrent job) leaves this one alone.
+        ex.record("s2", "seg", "k9", &[]).unwrap();
+        assert!(ex.is_current("s1", "seg", "k1"));
+        assert!(ex.is_current("s2", "seg", "k9"));
+        std::fs::remove_file(&f).unwrap();
+        assert!(!ex.is_current("s1", "seg", "k1"));
     }
 }

@@ -31,7 +31,11 @@ pub struct Task {
 pub struct Plan {
     pub tasks: Vec<Task>,
     pub samples: Samples,
+    /// Every sample with its metadata columns, as written in the table.
     pub infos: Vec<SampleInfo>,
+    /// Every sample with its id only: what a stage that does not declare
+    /// `reads_sample_metadata` sees, so that no task depends on metadata its key lacks.
+    ids_only: Vec<SampleInfo>,
     by_node_sample: HashMap<(usize, Option<usize>), usize>,
 }
 
@@ -48,6 +52,24 @@ impl Plan {
             .map(|(i, _)| i)
     }
 
+    /// The sample task `t` sees, and the samples it sees: an aggregate task sees every sample with
+    /// its metadata (the whole table is in its key); a per-sample task sees only its own sample,
+    /// with its metadata only when its stage reads it (its row is then in its key).
+    pub fn sample_view(&self, g: &Graph, t: usize) -> (Option<&SampleInfo>, &[SampleInfo]) {
+        let task = &self.tasks[t];
+        match task.sample {
+            None => (None, &self.infos),
+            Some(s) => {
+                let view = if g.nodes[task.node].stage.reads_sample_metadata() {
+                    &self.infos[s..=s]
+                } else {
+                    &self.ids_only[s..=s]
+                };
+                (view.first(), view)
+            }
+        }
+    }
+
     /// `node/sample`, for messages.
     pub fn label(&self, g: &Graph, t: usize) -> String {
         let task = &self.tasks[t];
@@ -57,7 +79,7 @@ impl Plan {
 
 /// Build every task. Fails (with the samples table row) if a sample's input file is missing.
 pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagnostics> {
-    let infos = samples.infos(&g.file_columns());
+    let infos = samples.infos();
     let mut tasks: Vec<Task> = Vec::new();
     let mut by: HashMap<(usize, Option<usize>), usize> = HashMap::new();
     let mut diags = Diagnostics::default();
@@ -167,14 +189,15 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
             }
             deps.sort_unstable();
             deps.dedup();
-            let samples_meta = si.is_none().then(|| {
-                let rows: Vec<Value> = samples
-                    .rows
-                    .iter()
-                    .map(|r| serde_json::json!({"id": r.id, "columns": r.columns}))
-                    .collect();
-                Value::Array(rows)
-            });
+            // The metadata the task sees (see `Plan::sample_view`) enters its key.
+            let row_meta = |r: &crate::samples::SampleRow| serde_json::json!({"id": r.id, "columns": r.columns});
+            let samples_meta = match si {
+                None => Some(Value::Array(samples.rows.iter().map(row_meta).collect())),
+                Some(s) if node.stage.reads_sample_metadata() => {
+                    Some(Value::Array(vec![row_meta(&samples.rows[s])]))
+                }
+                Some(_) => None,
+            };
             let recipe = Recipe {
                 stage: node.stage.id().to_string(),
                 version: node.stage.version().to_string(),
@@ -197,10 +220,18 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
         }
     }
     diags.into_result()?;
+    let ids_only = infos
+        .iter()
+        .map(|i| SampleInfo {
+            id: i.id.clone(),
+            columns: BTreeMap::new(),
+        })
+        .collect();
     Ok(Plan {
         tasks,
         samples,
         infos,
+        ids_only,
         by_node_sample: by,
     })
 }

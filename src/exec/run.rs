@@ -121,7 +121,7 @@ pub fn run(
         store,
         pipeline,
         opts,
-        exports: Exports::load(&results_dir),
+        exports: Exports::new(&results_dir),
         progress: Progress::new(&per_node, opts.quiet),
         done: Mutex::new(HashMap::new()),
         verified: Mutex::new(Default::default()),
@@ -174,7 +174,6 @@ pub fn run(
         keeper.thread().unpark();
     });
     shared.progress.finish();
-    let _ = shared.exports.save();
     let mut summary = state
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -473,13 +472,13 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
     lock(&sh.pending).insert(pending.path.clone());
     crate::crashpoint::hit("compute.start");
     let start = Instant::now();
-    let sample = task.sample.map(|s| &sh.plan.infos[s]);
+    let (sample, samples) = sh.plan.sample_view(sh.g, t);
     let lineage = (node.scope() == corrflow_stage::Scope::Aggregate).then(|| lineage(sh, t));
     let result = (|| -> Result<Vec<String>, String> {
         let mut ctx = RunContext::new(
             node.id(),
             sample,
-            &sh.plan.infos,
+            samples,
             &inputs,
             &pending.path,
             sh.threads_per_task,
@@ -544,9 +543,10 @@ fn compute(sh: &Shared<'_>, t: usize) -> Result<Manifest, String> {
 fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
     let task = &sh.plan.tasks[t];
     let node = &sh.g.nodes[task.node];
-    let item = format!("{}/{}", task.sample_id, node.id());
     // A forced node is exported again too: its files may have been edited or deleted by hand.
-    if sh.exports.is_current(&item, &task.key) && !sh.opts.force.contains(&task.node) {
+    if sh.exports.is_current(&task.sample_id, node.id(), &task.key)
+        && !sh.opts.force.contains(&task.node)
+    {
         return Ok(());
     }
     let dir = match task.sample {
@@ -569,7 +569,7 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
         .map_err(|e| format!("cannot open cache entry {}: {e}", path.display()))?;
     let ctx = ExportContext {
         node: node.id(),
-        sample: task.sample.map(|s| &sh.plan.infos[s]),
+        sample: sh.plan.sample_view(sh.g, t).0,
         entry: &file,
         dir: &dir,
     };
@@ -578,7 +578,10 @@ fn export(sh: &Shared<'_>, t: usize, m: &Manifest) -> Result<(), String> {
         .export(&node.params, &ctx)
         .map_err(|e| format!("export: {e}"))?;
     crate::crashpoint::hit("export.written");
-    sh.exports.record(&item, &task.key, &files);
+    // The record only saves work: without it the next run writes these exports again.
+    let _ = sh
+        .exports
+        .record(&task.sample_id, node.id(), &task.key, &files);
     Ok(())
 }
 

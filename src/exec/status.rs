@@ -93,12 +93,36 @@ pub fn reasons(
         }
     }
     if old.samples != new.samples {
-        out.push("the samples table changed".into());
+        out.push(samples_reason(old.samples.as_ref(), new.samples.as_ref()));
     }
     if out.is_empty() {
         out.push("recipe changed".into());
     }
     out
+}
+
+/// Why the sample metadata of a task differs: the columns that changed for a per-sample task (one
+/// row), "the samples table changed" for an aggregate task.
+fn samples_reason(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
+    let one_row = |v: Option<&serde_json::Value>| match v.and_then(|v| v.as_array()) {
+        Some(rows) if rows.len() == 1 => rows.first().and_then(|r| r.get("columns")).cloned(),
+        _ => None,
+    };
+    match (one_row(old), one_row(new)) {
+        (Some(a), Some(b)) => {
+            let changes: Vec<String> = json_diff(&a, &b)
+                .into_iter()
+                .map(|(path, x, y)| {
+                    format!("column '{path}' changed from {} to {}", show(&x), show(&y))
+                })
+                .collect();
+            format!(
+                "the sample's row in the samples table changed: {}",
+                changes.join(", ")
+            )
+        }
+        _ => "the samples table changed".into(),
+    }
 }
 
 fn input_reason(port: &str, a: &InputId, b: &InputId, paths: Option<&Vec<String>>) -> String {

@@ -246,3 +246,95 @@ fn version_bump_aggregate_and_swap() {
     assert_eq!(swapped.iter().count(), 2);
     assert_eq!(swapped.get("test.len").unwrap().version(), "3");
 }
+
+/// Records the metadata its task sees. `META` declares `reads_sample_metadata`.
+struct Peek<const META: bool>;
+
+impl<const META: bool> TypedStage for Peek<META> {
+    type Params = NoParams;
+    const ID: &'static str = if META { "test.meta" } else { "test.peek" };
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "test";
+    const READS_SAMPLE_METADATA: bool = META;
+    fn ports(&self, _: &NoParams) -> Ports {
+        Ports {
+            inputs: vec![PortSpec::new("file", port_types::FILE, "")],
+            outputs: vec![PortSpec::new("seen", "text", "")],
+        }
+    }
+    fn run(&self, _: &NoParams, ctx: &mut RunContext<'_>) -> Result<(), StageError> {
+        let sample = ctx.sample.expect("a per-sample task has its sample");
+        let columns: Vec<String> = sample
+            .columns
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let others: Vec<&str> = ctx.samples.iter().map(|s| s.id.as_str()).collect();
+        let seen = format!("{}|{}|{}", sample.id, columns.join(","), others.join(","));
+        let g = ctx.output_group("seen")?;
+        h5::set_str(&g, "value", &seen)
+    }
+}
+
+fn read_seen(exp: &Exp, node: &str, sample: &str) -> String {
+    let f = h5::open_file(&exp.entry_of("meta", node, sample)).unwrap();
+    h5::get_str(&f.group("seen").unwrap(), "value").unwrap()
+}
+
+#[test]
+fn sample_metadata_is_seen_as_written_and_keyed_only_where_read() {
+    let exp = Exp::new();
+    exp.write("data/a.bin", "12345");
+    exp.write("data/b.bin", "123");
+    exp.write(
+        "samples.csv",
+        "id,em,condition\na,data/a.bin,npc\nb,data/b.bin,neuron\n",
+    );
+    let pipe = exp.write(
+        "pipeline.yaml",
+        "name: meta\nsamples: { table: samples.csv }\nnodes:\n  - id: peek\n    stage: test.peek\n    inputs: { file: sample.em }\n  - id: meta\n    stage: test.meta\n    inputs: { file: sample.em }\n",
+    );
+    let mut reg = Registry::new();
+    reg.add_stage(Peek::<false>).add_stage(Peek::<true>);
+    assert_eq!(run_with(&reg, &pipe).ran, 4);
+    // A stage that does not declare it sees only its sample's id; one that does sees its row as
+    // written in the table (the file column relative to the table, not resolved).
+    assert_eq!(read_seen(&exp, "peek", "a"), "a||a");
+    assert_eq!(
+        read_seen(&exp, "meta", "b"),
+        "b|condition=neuron,em=data/b.bin|b"
+    );
+
+    // The same pipeline named by another path (as from another folder) is the same work.
+    let other_spelling = exp.path("data/../pipeline.yaml");
+    assert_eq!(run_with(&reg, &other_spelling).ran, 0);
+
+    // Editing a metadata column reruns only the task that reads it, and says why.
+    exp.write(
+        "samples.csv",
+        "id,em,condition\na,data/a.bin,npc\nb,data/b.bin,npc\n",
+    );
+    let r = run_with(&reg, &pipe);
+    assert_eq!(r.ran, 1);
+    let stale: Vec<_> = r
+        .states
+        .iter()
+        .filter(|s| s.2 != State::Fresh)
+        .map(|s| (s.0.as_str(), s.1.as_str(), s.3.clone()))
+        .collect();
+    assert_eq!(
+        stale,
+        [(
+            "meta",
+            "b",
+            vec![
+                "the sample's row in the samples table changed: column 'condition' changed from \"neuron\" to \"npc\""
+                    .to_string()
+            ]
+        )]
+    );
+    assert_eq!(
+        read_seen(&exp, "meta", "b"),
+        "b|condition=npc,em=data/b.bin|b"
+    );
+}

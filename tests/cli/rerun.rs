@@ -226,3 +226,24 @@ fn include_swaps_an_implementation_and_merges_params() {
     let v = exp.run(&["validate", "swap.yaml"]);
     assert!(v.ok().stdout.contains("valid"), "{}", v.stdout);
 }
+
+/// The same pipeline named relatively from its folder or absolutely from elsewhere is the same
+/// work: nothing reruns and the exports do not change (sample metadata is seen as written).
+#[test]
+fn the_folder_run_from_does_not_change_the_work() {
+    let exp = Exp::new();
+    exp.samples(3, 48);
+    exp.write("pipeline.yaml", PIPELINE);
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (6, 0));
+    let before = exp.results();
+    let abs = exp.path("pipeline.yaml");
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["run", &abs.display().to_string()])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let r = crate::common::Run::from(out);
+    assert_eq!(r.ok().counts(), (0, 6));
+    assert_eq!(exp.results(), before);
+    assert!(exp.all_fresh(&abs.display().to_string()));
+}

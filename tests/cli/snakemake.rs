@@ -68,6 +68,18 @@ fn snakemake_export_runs_bit_identical_to_corrflow_run() {
         clean.entry_checksums(),
         "entries are bit-identical"
     );
-    // corrflow sees the Snakemake-made cache as complete.
+    // Every job recorded its exports (one record file per task, so parallel jobs cannot overwrite
+    // each other's records).
+    let records = crate::common::files_under(&exp.path("results/.corrflow/exports"));
+    assert_eq!(records.len(), 12, "{records:?}");
+    // corrflow sees the Snakemake-made cache and exports as complete: nothing is written again.
+    let stamps = |e: &Exp| -> Vec<_> {
+        crate::common::files_under(&e.path("results"))
+            .into_iter()
+            .map(|f| (std::fs::metadata(&f).unwrap().modified().unwrap(), f))
+            .collect()
+    };
+    let before = stamps(&exp);
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 12));
+    assert_eq!(stamps(&exp), before, "no export is written again");
 }

@@ -2,7 +2,8 @@
 //!
 //! Protocol (version 1). corrflow writes a JSON request file and runs
 //! `PROGRAM ARGS... REQUEST.json` directly — no shell — in the pipeline file's folder, with the
-//! request path also in `CORRFLOW_REQUEST`. The request holds:
+//! request path also in `CORRFLOW_REQUEST`. The request holds (`sample.columns` are the sample's
+//! row as written in the samples table; the row is part of a per-sample task's cache key):
 //! ```json
 //! { "protocol": 1, "node": "seg", "sample": {"id": "s1", "columns": {...}} | null,
 //!   "params": { ...the node's `params.params`... },
@@ -144,6 +145,8 @@ impl TypedStage for Exec {
     const ID: &'static str = "exec";
     const VERSION: &'static str = "1";
     const DOC: &'static str = DOC;
+    // The request hands the program its sample's row.
+    const READS_SAMPLE_METADATA: bool = true;
 
     fn ports(&self, p: &ExecParams) -> Ports {
         ports(p)

@@ -86,6 +86,8 @@ impl TypedStage for QuantifyRatio {
     type Params = QuantifyParams;
     const ID: &'static str = "quantify.ratio";
     const VERSION: &'static str = "2";
+    // Every row of the table carries the sample's metadata columns.
+    const READS_SAMPLE_METADATA: bool = true;
     const DOC: &'static str = "Per-organelle isotope ratio (default 12C15N/12C14N): each mask is \
 mapped into the NanoSIMS raster through the registration with area-weighted pixel coverage \
 (optionally eroded by margin_nm), and the counts of every mass are summed over planes and \

@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::StageError;
 use crate::hdf5::{File, Group};
 
-/// A sample: its id and its metadata columns (file columns hold absolute paths).
+/// A sample: its id and its metadata columns, exactly as written in the samples table (a file
+/// column holds the path as written, relative to the table's folder; a stage reads the file itself
+/// through an input port, never through this path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SampleInfo {
     pub id: String,
@@ -33,7 +35,9 @@ pub struct RunContext<'a> {
     pub node: &'a str,
     /// The sample of a per-sample task; `None` for an aggregate task.
     pub sample: Option<&'a SampleInfo>,
-    /// Every sample of the pipeline, in table order.
+    /// For an aggregate task, every sample of the pipeline in table order; for a per-sample task,
+    /// only its own sample. Metadata columns are empty unless the stage reads them
+    /// ([`crate::Stage::reads_sample_metadata`]), which puts them in the cache key.
     pub samples: &'a [SampleInfo],
     pub inputs: &'a BTreeMap<String, InputBinding>,
     /// Where the entry file is being written (a temporary path until the engine commits it).

@@ -43,6 +43,13 @@ pub trait Stage: Send + Sync + 'static {
     fn threads_hint(&self) -> usize {
         1
     }
+    /// Whether a per-sample task reads its sample's metadata columns (`ctx.sample.columns`).
+    /// When true, the sample's row enters the task's cache key; when false, the task sees only
+    /// the sample id, so that editing a metadata column reruns nothing that cannot depend on it.
+    /// Aggregate tasks always see (and are keyed by) the whole table.
+    fn reads_sample_metadata(&self) -> bool {
+        false
+    }
 }
 
 /// A stage with a typed parameter struct. `Params` should use `#[serde(deny_unknown_fields)]` and
@@ -53,6 +60,8 @@ pub trait TypedStage: Send + Sync + 'static {
     const VERSION: &'static str;
     const DOC: &'static str;
     const SCOPE: Scope = Scope::PerSample;
+    /// See [`Stage::reads_sample_metadata`].
+    const READS_SAMPLE_METADATA: bool = false;
 
     fn ports(&self, params: &Self::Params) -> Ports;
     /// Checks beyond the type (ranges, combinations). The default accepts everything.
@@ -119,5 +128,8 @@ impl<T: TypedStage> Stage for T {
     }
     fn threads_hint(&self) -> usize {
         TypedStage::threads_hint(self)
+    }
+    fn reads_sample_metadata(&self) -> bool {
+        T::READS_SAMPLE_METADATA
     }
 }
