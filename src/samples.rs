@@ -207,8 +207,17 @@ fn load_table(path: &Path, id_column: &str, from: &Loc) -> Result<Samples, Diagn
                 continue;
             }
         };
-        let offset = rec.position().map_or(0, |p| p.byte() as usize);
-        let loc = Loc::at(&source, offset, rec.as_slice().len());
+        // A record starts a line: the reader's own line count gives its location.
+        let loc = match rec.position() {
+            Some(p) => Loc::known(
+                &source,
+                p.byte() as usize,
+                rec.as_slice().len(),
+                p.line() as usize,
+                1,
+            ),
+            None => Loc::whole(&source),
+        };
         let id = rec.get(id_ix).unwrap_or("").to_string();
         if !valid_sample_id(&id) {
             diags.push(Diag::at(&loc, format!("invalid sample id '{id}'")).help(ID_RULE));

@@ -273,7 +273,9 @@ impl Store {
     /// Files younger than `grace` are left alone (they may belong to a run in progress).
     pub fn gc(&self, grace: Duration, dry_run: bool) -> Result<GcReport, StoreError> {
         let live = self.live_keys();
-        let now = SystemTime::now();
+        // Ages are measured by the file system's clock, which stamped the files (on NFS the
+        // server's): a machine whose clock is ahead cannot take a running task's files for old.
+        let now = super::fsutil::file_system_now(&self.root).unwrap_or_else(|_| SystemTime::now());
         let old = |p: &Path| {
             std::fs::metadata(p)
                 .and_then(|m| m.modified())

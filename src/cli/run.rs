@@ -39,35 +39,11 @@ pub struct RunArgs {
 }
 
 pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
-    let l = load_with(registry, &a.p, !a.dry_run)?;
+    let (l, targets) = load_with(registry, &a.p, !a.dry_run, &a.target)?;
     let mut force = Vec::new();
     for f in &a.force {
         force.push(node_index(&l, f)?);
     }
-    let targets = if a.target.is_empty() {
-        None
-    } else {
-        let mut t = Vec::new();
-        for spec in &a.target {
-            let (node, sample) = match spec.split_once(':') {
-                Some((n, s)) => (n, Some(s)),
-                None => (spec.as_str(), None),
-            };
-            let ni = node_index(&l, node)?;
-            let before = t.len();
-            for ti in l.plan.tasks_of(ni) {
-                if sample.is_none_or(|s| l.plan.tasks[ti].sample_id == s) {
-                    t.push(ti);
-                }
-            }
-            if t.len() == before {
-                return Err(CliError::Other(format!(
-                    "--target {spec}: no such task (is the sample id right?)"
-                )));
-            }
-        }
-        Some(t)
-    };
     let opts = RunOptions {
         jobs: a
             .jobs

@@ -1,7 +1,7 @@
 //! Tasks: one per (per-sample node × sample) and one per aggregate node, each with its recipe and
 //! cache key, computed before anything runs (keys depend on upstream keys, not on outputs).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use corrflow_stage::{SampleInfo, Scope};
 use serde_json::Value;
@@ -77,8 +77,42 @@ impl Plan {
     }
 }
 
-/// Build every task. Fails (with the samples table row) if a sample's input file is missing.
-pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagnostics> {
+/// A task's place in the graph: (node, sample index; `None` for an aggregate node).
+pub type TaskId = (usize, Option<usize>);
+
+/// The tasks that `targets` need, themselves included: their upstream tasks, transitively. A
+/// per-sample task needs its own sample's upstream tasks; an aggregate task needs every sample's.
+pub fn needed(g: &Graph, n_samples: usize, targets: &[TaskId]) -> HashSet<TaskId> {
+    let mut seen: HashSet<TaskId> = HashSet::new();
+    let mut stack = targets.to_vec();
+    while let Some((ni, si)) = stack.pop() {
+        if !seen.insert((ni, si)) {
+            continue;
+        }
+        for wire in g.nodes[ni].wires.values() {
+            let Wire::Node { node: up, .. } = wire else {
+                continue;
+            };
+            match (g.nodes[*up].scope(), si) {
+                (Scope::Aggregate, _) => stack.push((*up, None)),
+                (Scope::PerSample, Some(s)) => stack.push((*up, Some(s))),
+                (Scope::PerSample, None) => stack.extend((0..n_samples).map(|s| (*up, Some(s)))),
+            }
+        }
+    }
+    seen
+}
+
+/// Build every task, or with `only` just those tasks (which must include everything they need,
+/// see [`needed`]): a job that runs one task of a 10,000-sample pipeline then neither hashes the
+/// other samples' files nor computes their keys. Fails (with the samples table row) if an input
+/// file of a planned task is missing.
+pub fn build(
+    g: &Graph,
+    samples: Samples,
+    memo: &HashMemo,
+    only: Option<&HashSet<TaskId>>,
+) -> Result<Plan, Diagnostics> {
     let infos = samples.infos();
     let mut tasks: Vec<Task> = Vec::new();
     let mut by: HashMap<(usize, Option<usize>), usize> = HashMap::new();
@@ -91,6 +125,9 @@ pub fn build(g: &Graph, samples: Samples, memo: &HashMemo) -> Result<Plan, Diagn
             Scope::Aggregate => vec![None],
         };
         for si in instances {
+            if only.is_some_and(|o| !o.contains(&(ni, si))) {
+                continue;
+            }
             let mut inputs = BTreeMap::new();
             let mut sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
             let mut deps = Vec::new();

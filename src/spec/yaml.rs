@@ -44,6 +44,19 @@ impl Loc {
         }
     }
 
+    /// The location at byte `offset` of `source` whose line and column the caller already knows
+    /// (a CSV reader counts lines as it goes; [`Loc::at`] would rescan the text from its start,
+    /// quadratic over the rows of a large table).
+    pub fn known(source: &Arc<Source>, offset: usize, len: usize, line: usize, col: usize) -> Self {
+        Self {
+            source: source.clone(),
+            offset: offset.min(source.text.len()),
+            len,
+            line,
+            col,
+        }
+    }
+
     /// The location at byte `offset` of `source`.
     pub fn at(source: &Arc<Source>, offset: usize, len: usize) -> Self {
         let offset = offset.min(source.text.len());

@@ -161,7 +161,7 @@ fn run_with(reg: &Registry, pipeline: &Path) -> Ran {
         .unwrap();
     let store = Store::new(&p.cache_dir);
     let memo = HashMemo::load(store.memo_path());
-    let plan = exec::plan::build(&g, samples, &memo).unwrap();
+    let plan = exec::plan::build(&g, samples, &memo, None).unwrap();
     let states = exec::status::status(&g, &plan, &store, &p.name)
         .into_iter()
         .map(|s| (s.node, s.sample, s.state, s.reasons))

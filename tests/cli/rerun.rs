@@ -247,3 +247,23 @@ fn the_folder_run_from_does_not_change_the_work() {
     assert_eq!(exp.results(), before);
     assert!(exp.all_fresh(&abs.display().to_string()));
 }
+
+/// `--target` plans only the targets and what they need: another sample's missing file does not
+/// stop a job for this sample, and an aggregate target still needs every sample.
+#[test]
+fn a_target_plans_only_what_it_needs() {
+    let exp = Exp::new();
+    exp.samples(3, 40);
+    exp.write("pipeline.yaml", PIPELINE);
+    assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (6, 0));
+    std::fs::remove_file(exp.path("em/s2.tif")).unwrap();
+    let r = exp.run(&["run", "pipeline.yaml", "--target", "pre:s1", "--no-deps"]);
+    assert_eq!(r.ok().counts(), (0, 1));
+    let r = exp.run(&["run", "pipeline.yaml", "--target", "pre:s0"]);
+    assert_eq!(r.ok().counts(), (0, 2));
+    // The whole node needs s2's file.
+    exp.run(&["run", "pipeline.yaml", "--target", "pre"])
+        .fails_with(2, &["samples.csv", "s2", "em/s2.tif"]);
+    exp.run(&["run", "pipeline.yaml", "--target", "pre:s9"])
+        .fails_with(2, &["--target pre:s9: no such task"]);
+}
