@@ -40,6 +40,11 @@ pub struct SnakemakeArgs {
     /// The corrflow binary the jobs run (default: this one).
     #[arg(long)]
     pub corrflow: Option<PathBuf>,
+    /// Write nothing: succeed if `OUT/Snakefile` is what this export would write (the pipeline,
+    /// its samples, params and inputs are unchanged since), fail (exit 2) otherwise. The exported
+    /// Snakefile runs this check when Snakemake starts.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub fn export(registry: &Registry, a: ExportArgs) -> Result<(), CliError> {
@@ -122,11 +127,25 @@ fn snakemake(registry: &Registry, a: SnakemakeArgs) -> Result<(), CliError> {
 #   snakemake --profile profiles/slurm                   # on SLURM (snakemake-executor-plugin-slurm)
 
 import shlex
+import subprocess
 
 CORRFLOW = {corrflow}
 PIPELINE = {pipeline}
 CACHE = {cache}
 SETS = [{sets}]
+
+# When Snakemake starts (not in each job), check that this file still matches the pipeline: after
+# an edit of the pipeline, its params, its samples or its input files the task keys change, and
+# this file would wait for the old keys' results. `--config corrflow_check=0` skips the check.
+if getattr(workflow, "is_main_process", True) and str(config.get("corrflow_check", 1)) != "0":
+    _check = subprocess.run(
+        [CORRFLOW, "export", "snakemake", PIPELINE, *SETS, "--corrflow", CORRFLOW]
+        + ["--out", workflow.basedir, "--check"],
+        capture_output=True,
+        text=True,
+    )
+    if _check.returncode != 0:
+        raise WorkflowError(_check.stderr.strip() or _check.stdout.strip())
 
 # key -> task: corrflow target NODE:SAMPLE, the manifests it reads, resource hints.
 TASKS = {{
@@ -151,7 +170,8 @@ rule task:
         cmd=lambda wc: " ".join(
             shlex.quote(a)
             for a in [CORRFLOW, "run", PIPELINE, *SETS]
-            + ["--target", TASKS[wc.key]["target"], "--no-deps", "-j", "1", "-q"]
+            + ["--target", TASKS[wc.key]["target"], "--no-deps", "--expect-key", wc.key]
+            + ["-j", "1", "-q"]
         ),
     threads: lambda wc: TASKS[wc.key]["threads"]
     resources:
@@ -180,6 +200,21 @@ default-resources:
   mem_mb: 2000
 "#;
     let out = &a.out;
+    let snakefile = out.join("Snakefile");
+    if a.check {
+        let current = std::fs::read_to_string(&snakefile).unwrap_or_default();
+        if current == text {
+            return Ok(());
+        }
+        return Err(CliError::Other(format!(
+            "{} is out of date: {} (or its samples, params or input files) changed since it was \
+             exported, so its task keys changed; run `corrflow export snakemake {} --out {}` again",
+            snakefile.display(),
+            pipeline.display(),
+            pipeline.display(),
+            out.display()
+        )));
+    }
     let write = |rel: &str, text: &str| -> Result<(), CliError> {
         let p = out.join(rel);
         if let Some(d) = p.parent() {
@@ -189,12 +224,18 @@ default-resources:
         std::fs::write(&p, text).map_err(|e| CliError::Other(format!("{}: {e}", p.display())))
     };
     write("Snakefile", &text)?;
-    write("profiles/slurm/config.yaml", profile)?;
+    // The profile is the user's to edit (partition, account, run time): never overwritten.
+    let profile_path = out.join("profiles/slurm/config.yaml");
+    let kept = profile_path.exists();
+    if !kept {
+        write("profiles/slurm/config.yaml", profile)?;
+    }
     println!(
-        "wrote {} ({} tasks) and {}",
-        out.join("Snakefile").display(),
+        "wrote {} ({} tasks); {} {}",
+        snakefile.display(),
         l.plan.tasks.len(),
-        out.join("profiles/slurm/config.yaml").display()
+        if kept { "kept" } else { "wrote" },
+        profile_path.display()
     );
     Ok(())
 }

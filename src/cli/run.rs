@@ -27,6 +27,11 @@ pub struct RunArgs {
     /// This is how an external scheduler runs one task against a shared cache folder.
     #[arg(long, requires = "target")]
     pub no_deps: bool,
+    /// With one --target task: fail (exit 2) unless its cache key is KEY. Exported Snakefiles pass
+    /// it, so that a job of a Snakefile older than the pipeline says so instead of committing an
+    /// entry under another key than the one Snakemake waits for.
+    #[arg(long, value_name = "KEY", requires = "target")]
+    pub expect_key: Option<String>,
     /// Keep running independent tasks after a task fails.
     #[arg(short = 'k', long)]
     pub keep_going: bool,
@@ -40,6 +45,9 @@ pub struct RunArgs {
 
 pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
     let (l, targets) = load_with(registry, &a.p, !a.dry_run, &a.target)?;
+    if let Some(expected) = &a.expect_key {
+        check_expected_key(&l, targets.as_deref().unwrap_or_default(), expected)?;
+    }
     let mut force = Vec::new();
     for f in &a.force {
         force.push(node_index(&l, f)?);
@@ -90,6 +98,32 @@ pub fn run(registry: &Registry, a: RunArgs) -> Result<(), CliError> {
     } else {
         Err(CliError::RunFailed)
     }
+}
+
+/// The one target task must have the key `expected`.
+fn check_expected_key(
+    l: &super::context::Loaded,
+    targets: &[usize],
+    expected: &str,
+) -> Result<(), CliError> {
+    let [t] = targets else {
+        return Err(CliError::Other(format!(
+            "--expect-key needs exactly one target task, not {}",
+            targets.len()
+        )));
+    };
+    let task = &l.plan.tasks[*t];
+    if task.key == expected {
+        return Ok(());
+    }
+    Err(CliError::Other(format!(
+        "task {} has key {} but {} was expected: {} (or its samples, params or inputs) changed \
+         after the workflow was exported; run `corrflow export snakemake` again",
+        l.plan.label(&l.graph, *t),
+        task.key,
+        expected,
+        l.pipeline.file.display()
+    )))
 }
 
 fn dry_run(l: &super::context::Loaded, opts: &RunOptions) -> Result<(), CliError> {

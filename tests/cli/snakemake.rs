@@ -82,4 +82,60 @@ fn snakemake_export_runs_bit_identical_to_corrflow_run() {
     let before = stamps(&exp);
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 12));
     assert_eq!(stamps(&exp), before, "no export is written again");
+
+    // The pipeline changes after the export: the old Snakefile refuses to run (it would wait for
+    // the old keys' results, which all exist) and says what to do.
+    exp.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("sigma_nm: 8.0", "sigma_nm: 9.0"),
+    );
+    let out = Command::new(&snakemake)
+        .args(["--cores", "2"])
+        .current_dir(exp.path("wf"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("is out of date") && text.contains("corrflow export snakemake"),
+        "{text}"
+    );
+    // A job of an out-of-date Snakefile refuses to commit under another key.
+    exp.run(&[
+        "run",
+        "pipeline.yaml",
+        "--target",
+        "pre:s0",
+        "--no-deps",
+        "--expect-key",
+        "00",
+    ])
+    .fails_with(
+        2,
+        &[
+            "task pre/s0 has key",
+            "but 00 was expected",
+            "export snakemake",
+        ],
+    );
+    // Exported again (the user's edits of the profile are kept), only the changed node reruns.
+    exp.write(
+        "wf/profiles/slurm/config.yaml",
+        "executor: slurm  # edited\n",
+    );
+    let r = exp.run(&["export", "snakemake", "pipeline.yaml", "--out", "wf"]);
+    assert!(r.ok().stdout.contains("kept"), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read_to_string(exp.path("wf/profiles/slurm/config.yaml")).unwrap(),
+        "executor: slurm  # edited\n"
+    );
+    let log = run(&["--cores", "2"]);
+    assert!(log.contains("7 of 7 steps"), "6 pre tasks and `all`: {log}");
+    clean.write(
+        "pipeline.yaml",
+        &PIPELINE.replace("sigma_nm: 8.0", "sigma_nm: 9.0"),
+    );
+    clean.run(&["run", "pipeline.yaml"]).ok();
+    assert_eq!(exp.results(), clean.results(), "after the change too");
 }
