@@ -73,7 +73,8 @@ fn py(s: &str) -> String {
 }
 
 fn snakemake(registry: &Registry, a: SnakemakeArgs) -> Result<(), CliError> {
-    let l = context::load(registry, &a.pipeline)?;
+    // The keys depend on the samples: like `corrflow run`, make an absent samples table first.
+    let (l, _) = context::load_with(registry, &a.pipeline, true, &[])?;
     // What a task computes does not depend on the folder corrflow runs in (sample metadata is seen
     // as written in the table), so jobs name the pipeline by its absolute path and run anywhere.
     let pipeline = absolute(&a.pipeline.pipeline)?;

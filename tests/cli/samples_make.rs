@@ -81,3 +81,20 @@ fn a_failing_or_useless_make_command_is_an_error() {
         r.stderr
     );
 }
+
+/// Exporting for Snakemake needs the samples (task keys depend on them): it makes the table too.
+#[test]
+fn export_makes_an_absent_samples_table() {
+    let exp = Exp::new();
+    exp.write("small.yaml", SMALL);
+    exp.write("p.yaml", PIPE);
+    let r = exp.run(&["export", "snakemake", "p.yaml", "--out", "wf"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is absent: making it with"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("(2 tasks)"), "{}", r.stdout);
+    assert!(exp.path("data/samples.csv").exists());
+}
