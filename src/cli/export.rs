@@ -194,6 +194,9 @@ executor: slurm
 jobs: 100                      # jobs queued at once
 latency-wait: 60               # seconds to wait for outputs to appear on a shared file system
 retries: 1
+# Where sacct does not work (no slurmdbd), ask squeue instead; the plugin honours it only when
+# slurm.conf has MinJobAge >= 120 (s). Logs of failed jobs: .snakemake/slurm_logs/rule_task/.
+# slurm-status-command: squeue
 default-resources:
   slurm_partition: "normal"    # your partition
   slurm_account: "mylab"       # your account
