@@ -77,19 +77,12 @@ fn resolve_targets(
         };
         let ni = node_in(g, p, node)?;
         let aggregate = g.nodes[ni].scope() == corrflow_stage::Scope::Aggregate;
+        let position = |id: &str| samples.rows.iter().position(|r| r.id == id);
         match (aggregate, sample) {
             (true, None) => out.push((ni, None)),
             (true, Some(s)) if s == plan::ALL_SAMPLES => out.push((ni, None)),
             (false, None) => out.extend((0..samples.rows.len()).map(|s| (ni, Some(s)))),
-            (false, Some(s)) if samples.rows.iter().any(|r| r.id == s) => {
-                out.extend(
-                    samples
-                        .rows
-                        .iter()
-                        .position(|r| r.id == s)
-                        .map(|i| (ni, Some(i))),
-                );
-            }
+            (false, Some(s)) if position(s).is_some() => out.push((ni, position(s))),
             _ => {
                 return Err(CliError::Other(format!(
                     "--target {spec}: no such task (is the sample id right?)"
