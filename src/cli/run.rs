@@ -117,8 +117,9 @@ fn check_expected_key(
         return Ok(());
     }
     Err(CliError::Other(format!(
-        "task {} has key {} but {} was expected: {} (or its samples, params or inputs) changed \
-         after the workflow was exported; run `corrflow export snakemake` again",
+        "task {} has key {} but {} was expected: {} (its samples, params or input files, or the \
+         stages of this corrflow) changed after the workflow was exported; run \
+         `corrflow export snakemake` again",
         l.plan.label(&l.graph, *t),
         task.key,
         expected,
