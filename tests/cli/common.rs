@@ -58,6 +58,14 @@ impl Exp {
         self.write("samples.csv", &csv);
     }
 
+    /// A new experiment with [`Exp::samples`]`(n, size)` and `pipeline` as `pipeline.yaml`.
+    pub fn study(n: usize, size: usize, pipeline: &str) -> Self {
+        let exp = Self::new();
+        exp.samples(n, size);
+        exp.write("pipeline.yaml", pipeline);
+        exp
+    }
+
     /// Run the binary in the experiment folder.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = Command::new(BIN)

@@ -3,15 +3,8 @@
 
 use crate::common::{Exp, PIPELINE};
 
-fn exp_with(pipeline: &str) -> Exp {
-    let exp = Exp::new();
-    exp.samples(2, 32);
-    exp.write("pipeline.yaml", pipeline);
-    exp
-}
-
 fn check(pipeline: &str, needles: &[&str]) {
-    let exp = exp_with(pipeline);
+    let exp = Exp::study(2, 32, pipeline);
     for cmd in ["validate", "run", "status"] {
         exp.run(&[cmd, "pipeline.yaml"]).fails_with(2, needles);
     }
@@ -73,7 +66,7 @@ fn port_type_mismatch() {
 
 #[test]
 fn set_errors() {
-    let exp = exp_with(PIPELINE);
+    let exp = Exp::study(2, 32, PIPELINE);
     exp.run(&["validate", "pipeline.yaml", "--set", "nope.x=1"])
         .fails_with(2, &["no node 'nope'", "nodes: em, pre"]);
     exp.run(&["validate", "pipeline.yaml", "--set", "pre"])

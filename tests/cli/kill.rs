@@ -29,16 +29,12 @@ nodes:
 
 #[test]
 fn kill_during_run_then_rerun_gives_identical_results() {
-    let clean = Exp::new();
-    clean.samples(12, 192);
-    clean.write("pipeline.yaml", SLOW);
+    let clean = Exp::study(12, 192, SLOW);
     clean.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
     let expected = clean.results();
     assert_eq!(expected.len(), 12);
 
-    let exp = Exp::new();
-    exp.samples(12, 192);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(12, 192, SLOW);
     // Kill (SIGKILL) a few milliseconds after the run's k-th new commit, for growing k, so that
     // kills land during stage compute, HDF5 writes and commits at different points of the run.
     let mut kills = 0;
@@ -97,15 +93,11 @@ const POINTS: [(&str, u64); 7] = [
 
 #[test]
 fn sigkill_at_twenty_random_points_of_the_commit_protocol() {
-    let clean = Exp::new();
-    clean.samples(6, 96);
-    clean.write("pipeline.yaml", SLOW);
+    let clean = Exp::study(6, 96, SLOW);
     clean.run(&["run", "pipeline.yaml", "-j", "2"]).ok();
     let expected = clean.results();
 
-    let exp = Exp::new();
-    exp.samples(6, 96);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(6, 96, SLOW);
     // Points in turn; a fixed-seed LCG picks the hit that fires (early or late tasks): the same
     // 20 kills on every run of the test, each point killed at two or three times.
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -199,9 +191,7 @@ fn committed(exp: &Exp) -> usize {
 
 #[test]
 fn corrupt_entry_is_detected_and_recomputed() {
-    let exp = Exp::new();
-    exp.samples(2, 48);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(2, 48, SLOW);
     exp.run(&["run", "pipeline.yaml"]).ok();
     let expected = exp.results();
     // Damage the data file of em/s0's entry.
@@ -225,9 +215,7 @@ fn corrupt_entry_is_detected_and_recomputed() {
 
 #[test]
 fn truncated_or_altered_entries_are_detected_and_recomputed() {
-    let exp = Exp::new();
-    exp.samples(2, 48);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(2, 48, SLOW);
     exp.run(&["run", "pipeline.yaml"]).ok();
     let expected = exp.results();
     // Truncate em/s0's data file: the task itself finds it damaged (size) and recomputes it.
@@ -260,9 +248,7 @@ fn truncated_or_altered_entries_are_detected_and_recomputed() {
 
 #[test]
 fn gc_beside_a_run_never_removes_a_live_entry() {
-    let exp = Exp::new();
-    exp.samples(8, 128);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(8, 128, SLOW);
     exp.run(&["run", "pipeline.yaml"]).ok();
     // Age everything by two hours: the entries of this run become gc candidates once no ref
     // points at them.
@@ -305,9 +291,7 @@ fn gc_beside_a_run_never_removes_a_live_entry() {
         "old pre entries were kept"
     );
     assert!(exp.entry_of("exp", "em", "s0").exists());
-    let clean = Exp::new();
-    clean.samples(8, 128);
-    clean.write("pipeline.yaml", &SLOW.replace("size_px: 9", "size_px: 7"));
+    let clean = Exp::study(8, 128, &SLOW.replace("size_px: 9", "size_px: 7"));
     clean.run(&["run", "pipeline.yaml"]).ok();
     assert_eq!(exp.results(), clean.results());
 }
@@ -321,9 +305,7 @@ fn concurrent_runs_of_one_pipeline_share_the_cache() {
 
 /// `n` simultaneous runs of one pipeline on one cache all succeed with a clean run's results.
 fn concurrent_runs(n: usize) {
-    let exp = Exp::new();
-    exp.samples(8, 128);
-    exp.write("pipeline.yaml", SLOW);
+    let exp = Exp::study(8, 128, SLOW);
     let children: Vec<_> = (0..n)
         .map(|_| {
             Command::new(BIN)
@@ -348,9 +330,7 @@ fn concurrent_runs(n: usize) {
     // A fifth run finds everything cached and leaves the results as they are.
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (0, 16));
     assert_eq!(exp.results(), results);
-    let clean = Exp::new();
-    clean.samples(8, 128);
-    clean.write("pipeline.yaml", SLOW);
+    let clean = Exp::study(8, 128, SLOW);
     clean.run(&["run", "pipeline.yaml"]).ok();
     assert_eq!(
         clean.results(),

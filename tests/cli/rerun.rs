@@ -19,9 +19,7 @@ fn reasons_of(exp: &Exp, node: &str, sample: &str) -> (String, Vec<String>) {
 
 #[test]
 fn rerun_matrix() {
-    let exp = Exp::new();
-    exp.samples(3, 64);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(3, 64, PIPELINE);
 
     // Nothing has run.
     assert!(states(&exp).iter().all(|(_, _, st)| st == "missing"));
@@ -154,9 +152,7 @@ fn rerun_matrix() {
 
 #[test]
 fn set_overrides_and_targets() {
-    let exp = Exp::new();
-    exp.samples(2, 48);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(2, 48, PIPELINE);
     // Only one task (and what it needs).
     assert_eq!(
         exp.run(&["run", "pipeline.yaml", "--target", "pre:s1"])
@@ -231,9 +227,7 @@ fn include_swaps_an_implementation_and_merges_params() {
 /// work: nothing reruns and the exports do not change (sample metadata is seen as written).
 #[test]
 fn the_folder_run_from_does_not_change_the_work() {
-    let exp = Exp::new();
-    exp.samples(3, 48);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(3, 48, PIPELINE);
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (6, 0));
     let before = exp.results();
     let abs = exp.path("pipeline.yaml");
@@ -252,9 +246,7 @@ fn the_folder_run_from_does_not_change_the_work() {
 /// stop a job for this sample, and an aggregate target still needs every sample.
 #[test]
 fn a_target_plans_only_what_it_needs() {
-    let exp = Exp::new();
-    exp.samples(3, 40);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(3, 40, PIPELINE);
     assert_eq!(exp.run(&["run", "pipeline.yaml"]).ok().counts(), (6, 0));
     std::fs::remove_file(exp.path("em/s2.tif")).unwrap();
     let r = exp.run(&["run", "pipeline.yaml", "--target", "pre:s1", "--no-deps"]);

@@ -110,9 +110,7 @@ fn a_run_needs_no_network() {
         eprintln!("SKIP a_run_needs_no_network: unprivileged network namespaces are not allowed");
         return;
     }
-    let exp = Exp::new();
-    exp.samples(2, 48);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(2, 48, PIPELINE);
     let out = Command::new("unshare")
         .args(["-rn", BIN, "run", "pipeline.yaml"])
         .current_dir(exp.dir.path())
@@ -123,9 +121,7 @@ fn a_run_needs_no_network() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let outside = Exp::new();
-    outside.samples(2, 48);
-    outside.write("pipeline.yaml", PIPELINE);
+    let outside = Exp::study(2, 48, PIPELINE);
     outside.run(&["run", "pipeline.yaml"]).ok();
     assert_eq!(exp.results(), outside.results());
 }

@@ -28,9 +28,7 @@ fn snakemake_export_runs_bit_identical_to_corrflow_run() {
         eprintln!("SKIP snakemake_export: the snakemake package is not installed");
         return;
     };
-    let exp = Exp::new();
-    exp.samples(6, 64);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(6, 64, PIPELINE);
     let r = exp.run(&["export", "snakemake", "pipeline.yaml", "--out", "wf"]);
     r.ok();
     assert!(r.stdout.contains("12 tasks"), "{}", r.stdout);
@@ -54,9 +52,7 @@ fn snakemake_export_runs_bit_identical_to_corrflow_run() {
     let again = run(&["--cores", "4"]);
     assert!(again.contains("Nothing to be done"), "{again}");
 
-    let clean = Exp::new();
-    clean.samples(6, 64);
-    clean.write("pipeline.yaml", PIPELINE);
+    let clean = Exp::study(6, 64, PIPELINE);
     clean.run(&["run", "pipeline.yaml"]).ok();
     assert_eq!(
         exp.results(),

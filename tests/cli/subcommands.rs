@@ -57,9 +57,7 @@ fn stages_lists_and_describes() {
 
 #[test]
 fn dag_exports_dot_and_mermaid() {
-    let exp = Exp::new();
-    exp.samples(1, 16);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(1, 16, PIPELINE);
     let dot = exp.run(&["dag", "pipeline.yaml"]);
     assert!(dot.ok().stdout.starts_with("digraph pipeline {"));
     assert!(
@@ -79,9 +77,7 @@ fn dag_exports_dot_and_mermaid() {
 
 #[test]
 fn explain_shows_params_inputs_and_keys() {
-    let exp = Exp::new();
-    exp.samples(2, 16);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(2, 16, PIPELINE);
     exp.run(&["run", "pipeline.yaml"]).ok();
     let r = exp.run(&["explain", "pipeline.yaml", "pre"]);
     let out = &r.ok().stdout;
@@ -114,9 +110,7 @@ fn init_scaffolds_a_runnable_experiment() {
 
 #[test]
 fn gc_removes_only_unreferenced_entries() {
-    let exp = Exp::new();
-    exp.samples(2, 24);
-    exp.write("pipeline.yaml", PIPELINE);
+    let exp = Exp::study(2, 24, PIPELINE);
     exp.run(&["run", "pipeline.yaml"]).ok();
     exp.write(
         "pipeline.yaml",
